@@ -1,5 +1,14 @@
 //! emconform: a conformance harness for the Veeam Backup Enterprise Manager REST API.
 
+pub mod body;
+pub mod case;
+pub mod check;
+pub mod cli;
 pub mod fixture;
+pub mod http;
+pub mod normalize;
 pub mod roles;
+pub mod runner;
 pub mod secret;
+pub mod snapshot;
+pub mod target;

@@ -1,1 +1,5 @@
-fn main() {}
+//! The `emconform` command: see `emconform --help`.
+
+fn main() -> std::process::ExitCode {
+    emconform::cli::main_with(std::env::args_os())
+}

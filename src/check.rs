@@ -1,0 +1,333 @@
+//! Evaluating a step's expectations against a response: every failed assertion becomes a
+//! [`Mismatch`] that says what was expected, what came back, and where the assertion is written.
+
+use std::fmt;
+
+use crate::body::doc::{Document, Root};
+use crate::body::{EM_NAMESPACE, Format};
+use crate::case::{BodyAssert, Case, HeaderAssert, Predicate, Selector, Template, Vars};
+use crate::http::Response;
+
+/// One failed assertion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mismatch {
+    /// What was checked, e.g. `status`, `header Content-Type`, `body Operation`.
+    pub subject: String,
+    pub expected: String,
+    pub actual: String,
+    /// `file:line:column` of the assertion, when it has one.
+    pub location: Option<String>,
+    /// The case's note on why the spec wants this.
+    pub note: Option<String>,
+}
+
+impl fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "✗ {}: expected {}, got {}", self.subject, self.expected, self.actual)?;
+        if let Some(loc) = &self.location {
+            write!(f, "\n    at {loc}")?;
+        }
+        if let Some(note) = &self.note {
+            write!(f, "\n    note: {note}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Shortens a value for a message.
+pub fn clip(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let cut: String = s.chars().take(max).collect();
+        format!("{cut}… ({} bytes in all)", s.len())
+    }
+}
+
+fn quote_values(values: &[String]) -> String {
+    match values {
+        [] => "nothing".to_string(),
+        [one] => format!("{:?}", clip(one, 200)),
+        many => format!("[{}]", many.iter().map(|v| format!("{:?}", clip(v, 80))).collect::<Vec<_>>().join(", ")),
+    }
+}
+
+/// The outcome of checking values against a predicate: `Ok` or what to say instead.
+fn test_predicate(
+    predicate: &Predicate,
+    values: &[String],
+    vars: &dyn Vars,
+) -> Result<Result<(), (String, String)>, String> {
+    let render = |t: &Template| t.render(vars).map_err(|e| e.to_string());
+    let outcome = match predicate {
+        Predicate::Present(true) => {
+            if values.is_empty() {
+                Err(("present".into(), "nothing".into()))
+            } else {
+                Ok(())
+            }
+        }
+        Predicate::Present(false) => {
+            if values.is_empty() {
+                Ok(())
+            } else {
+                Err(("absent".into(), quote_values(values)))
+            }
+        }
+        Predicate::Equals(t) => {
+            let want = render(t)?;
+            if values.iter().any(|v| *v == want) {
+                Ok(())
+            } else {
+                Err((format!("{want:?}"), quote_values(values)))
+            }
+        }
+        Predicate::OneOf(ts) => {
+            let wants: Vec<String> = ts.iter().map(render).collect::<Result<_, _>>()?;
+            if values.iter().any(|v| wants.contains(v)) {
+                Ok(())
+            } else {
+                Err((format!("one of {}", quote_values(&wants)), quote_values(values)))
+            }
+        }
+        Predicate::Contains(t) => {
+            let want = render(t)?;
+            if values.iter().any(|v| v.contains(&want)) {
+                Ok(())
+            } else {
+                Err((format!("a value containing {want:?}"), quote_values(values)))
+            }
+        }
+        Predicate::Matches(t) => {
+            let pattern = t.render_with(vars, regex::escape).map_err(|e| e.to_string())?;
+            let re = regex::Regex::new(&pattern).map_err(|e| format!("invalid pattern {pattern:?}: {e}"))?;
+            if values.iter().any(|v| re.is_match(v)) {
+                Ok(())
+            } else {
+                Err((format!("a value matching /{pattern}/"), quote_values(values)))
+            }
+        }
+        Predicate::MediaType(t) => {
+            let want = render(t)?;
+            let media = |v: &String| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            if values.iter().any(|v| media(v) == want.to_ascii_lowercase()) {
+                Ok(())
+            } else {
+                Err((format!("media type {want:?} (parameters such as charset allowed)"), quote_values(values)))
+            }
+        }
+    };
+    Ok(outcome)
+}
+
+/// Checks header assertions.
+pub fn check_headers(
+    case: &Case,
+    asserts: &[toml::Spanned<HeaderAssert>],
+    response: &Response,
+    vars: &dyn Vars,
+) -> Vec<Mismatch> {
+    let mut out = Vec::new();
+    for a in asserts {
+        let h = a.get_ref();
+        let values: Vec<String> = response.header_all(&h.name).into_iter().map(str::to_string).collect();
+        let location = Some(case.location(&a.span()));
+        let subject = format!("header {}", h.name);
+        match test_predicate(&h.predicate, &values, vars) {
+            Ok(Ok(())) => {}
+            Ok(Err((expected, actual))) => out.push(Mismatch { subject, expected, actual, location, note: None }),
+            Err(problem) => out.push(Mismatch {
+                subject,
+                expected: "a usable assertion".into(),
+                actual: problem,
+                location,
+                note: None,
+            }),
+        }
+    }
+    out
+}
+
+/// Evaluates one body assertion; `Ok(())` when it holds or its `when` does not.
+pub fn eval_body_assert(doc: &Document, a: &BodyAssert, vars: &dyn Vars) -> Result<(), (String, String, String)> {
+    if let Some(cond) = &a.when
+        && eval_body_assert(doc, cond, vars).is_err()
+    {
+        return Ok(());
+    }
+    match &a.selector {
+        Selector::Root { name, namespace } => match (doc.root(), doc) {
+            (Root::Element { name: got, namespace: ns }, _) => {
+                if got == *name && ns.as_deref() == Some(namespace.as_str()) {
+                    Ok(())
+                } else {
+                    let shown_ns = ns.map_or("no namespace".to_string(), |n| format!("namespace {n}"));
+                    Err((
+                        "root element".into(),
+                        format!("`{name}` in namespace {namespace}"),
+                        format!("`{got}` in {shown_ns}"),
+                    ))
+                }
+            }
+            (Root::JsonObject, _) => Ok(()),
+            (Root::JsonOther(kind), _) => Err((
+                "body".into(),
+                format!("a JSON object (the `{name}` resource without its root name, spec §6.2)"),
+                kind.to_string(),
+            )),
+        },
+        Selector::Path(path) => {
+            let subject = format!("body {path}");
+            let resolved = path.resolve(vars).map_err(|e| (subject.clone(), "a usable path".into(), e.to_string()))?;
+            let lookup = doc.select(&resolved, EM_NAMESPACE);
+            match test_predicate(&a.predicate, &lookup.values, vars) {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err((expected, mut actual))) => {
+                    if let (true, Some(hint)) = (lookup.values.is_empty(), &lookup.hint) {
+                        actual = format!("nothing ({hint})");
+                    }
+                    Err((subject, expected, actual))
+                }
+                Err(problem) => Err((subject, "a usable assertion".into(), problem)),
+            }
+        }
+    }
+}
+
+/// Checks body assertions against a body read as `format`.
+pub fn check_body(
+    case: &Case,
+    asserts: &[toml::Spanned<BodyAssert>],
+    response: &Response,
+    format: Format,
+    vars: &dyn Vars,
+) -> Vec<Mismatch> {
+    if asserts.is_empty() {
+        return Vec::new();
+    }
+    let whole = |expected: String, actual: String| {
+        vec![Mismatch {
+            subject: "body".into(),
+            expected,
+            actual,
+            location: asserts.first().map(|a| case.location(&a.span())),
+            note: None,
+        }]
+    };
+    let Ok(text) = std::str::from_utf8(&response.body) else {
+        return whole(format!("{format} text in UTF-8"), "bytes that are not valid UTF-8".into());
+    };
+    if text.trim().is_empty() {
+        return whole(format!("a {format} body"), "an empty body".into());
+    }
+    let doc = match Document::parse(text, format) {
+        Ok(doc) => doc,
+        Err(e) => {
+            let ct = response.header("content-type").unwrap_or("none");
+            return whole(format!("a {format} body"), format!("{} (Content-Type: {ct})", e.message));
+        }
+    };
+    let mut out = Vec::new();
+    for a in asserts {
+        if let Err((subject, expected, actual)) = eval_body_assert(&doc, a.get_ref(), vars) {
+            out.push(Mismatch {
+                subject,
+                expected,
+                actual,
+                location: Some(case.location(&a.span())),
+                note: a.get_ref().note.clone(),
+            });
+        }
+    }
+    out
+}
+
+/// Whether every assertion holds (used by `await`): `Ok(true)`, `Ok(false)` with nothing to say,
+/// or `Err` when the body cannot be read at all.
+pub fn body_satisfies(
+    asserts: &[toml::Spanned<BodyAssert>],
+    response: &Response,
+    format: Format,
+    vars: &dyn Vars,
+) -> Result<bool, String> {
+    let text = std::str::from_utf8(&response.body).map_err(|_| "the body is not valid UTF-8".to_string())?;
+    let doc = Document::parse(text, format).map_err(|e| e.to_string())?;
+    Ok(asserts.iter().all(|a| eval_body_assert(&doc, a.get_ref(), vars).is_ok()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::case::load_case;
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
+    fn case_with_body(body: &str) -> Case {
+        let text = format!(
+            "title = \"t\"\nspec = \"2.2\"\nlevel = \"must\"\n[[steps]]\nname = \"s\"\nmethod = \"GET\"\npath = \"/\"\n[steps.expect]\nstatus = 200\nbody = [\n{body}\n]\n"
+        );
+        load_case("t".into(), Path::new("cases/t.toml"), &text).expect("valid case")
+    }
+
+    fn response(body: &str, content_type: &str) -> Response {
+        Response {
+            status: 200,
+            headers: vec![("content-type".into(), content_type.into())],
+            body: bytes::Bytes::from(body.to_string()),
+            elapsed: std::time::Duration::ZERO,
+        }
+    }
+
+    fn mismatches(asserts: &str, body: &str, format: Format) -> Vec<Mismatch> {
+        let case = case_with_body(asserts);
+        let expect = &case.def.steps[0].expect.0[0];
+        check_body(&case, &expect.body, &response(body, format.mime()), format, &BTreeMap::new())
+    }
+
+    #[test]
+    fn root_without_namespace_shows_both_values() {
+        let m = mismatches("{ root = \"Task\" }", "<Task><State>Running</State></Task>", Format::Xml);
+        assert_eq!(m.len(), 1);
+        let shown = m[0].to_string();
+        assert!(shown.contains("expected `Task` in namespace http://www.veeam.com/ent/v1.0, got `Task` in no namespace"), "{shown}");
+        assert!(shown.contains("cases/t.toml:11:1"), "{shown}");
+    }
+
+    #[test]
+    fn when_skips_conditional_assertions() {
+        let asserts = "{ path = \"Result\", absent = true, when = { path = \"State\", equals = \"Running\" } }";
+        let ns = "xmlns=\"http://www.veeam.com/ent/v1.0\"";
+        assert!(mismatches(asserts, &format!("<Task {ns}><State>Finished</State><Result/></Task>"), Format::Xml).is_empty());
+        assert_eq!(mismatches(asserts, &format!("<Task {ns}><State>Running</State><Result/></Task>"), Format::Xml).len(), 1);
+    }
+
+    #[test]
+    fn every_predicate_can_fail() {
+        let body = r#"{"State":"Running","Op":"RetryJob"}"#;
+        for (a, ok) in [
+            ("{ path = \"State\", equals = \"Running\" }", true),
+            ("{ path = \"State\", equals = \"Finished\" }", false),
+            ("{ path = \"State\", one_of = [\"Finished\", \"Running\"] }", true),
+            ("{ path = \"State\", one_of = [\"Finished\"] }", false),
+            ("{ path = \"State\", matches = \"^Run\" }", true),
+            ("{ path = \"State\", matches = \"^Fin\" }", false),
+            ("{ path = \"Op\", contains = \"Retry\" }", true),
+            ("{ path = \"Op\", contains = \"Start\" }", false),
+            ("{ path = \"State\", present = true }", true),
+            ("{ path = \"Result\", present = true }", false),
+            ("{ path = \"Result\", absent = true }", true),
+            ("{ path = \"State\", absent = true }", false),
+        ] {
+            assert_eq!(mismatches(a, body, Format::Json).is_empty(), ok, "{a}");
+        }
+    }
+
+    #[test]
+    fn unreadable_bodies_fail_once_with_the_content_type() {
+        let m = mismatches("{ root = \"Task\" }", "<html>oops", Format::Xml);
+        assert_eq!(m.len(), 1);
+        assert!(m[0].actual.contains("Content-Type: application/xml"), "{}", m[0]);
+        let m = mismatches("{ root = \"Task\" }", "", Format::Xml);
+        assert_eq!(m[0].actual, "an empty body");
+    }
+}

@@ -1,0 +1,167 @@
+//! The command line: `emconform [OPTIONS] [FILTER]` runs the suite (libtest's flags work alongside
+//! emconform's own); subcommands do the rest.
+
+pub mod run;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+
+use crate::roles::job_role;
+
+/// Exit status when a trial failed (libtest's convention).
+pub const EXIT_FAILED: u8 = 101;
+/// Exit status for usage, configuration and connection errors.
+pub const EXIT_USAGE: u8 = 2;
+
+/// Where the project's own `cases/` and `snapshots/` are when no option says otherwise.
+pub const PROJECT_ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "emconform",
+    version,
+    about = "Conformance suite for the Veeam Backup Enterprise Manager REST API",
+    long_about = "Runs the conformance cases against the embedded Enterprise Manager fixture (the \
+                  default) or against --target URL, one trial per case and format. libtest's \
+                  options (FILTER, --exact, --list, --ignored, --include-ignored, --skip, \
+                  --test-threads, --format) work as with `cargo test`.",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {}
+
+/// A `--job ROLE=ID` option.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobArg {
+    pub role: String,
+    /// The bare GUID.
+    pub id: String,
+}
+
+fn parse_job_arg(s: &str) -> Result<JobArg, String> {
+    let (role, id) = s.split_once('=').ok_or("expected ROLE=ID, e.g. failed=78c3919c-54d7-43fe-b047-485d3566f11f")?;
+    if job_role(role).is_none() {
+        let roles: Vec<&str> = crate::roles::JOB_ROLES.iter().map(|r| r.name).collect();
+        return Err(format!("unknown role {role:?}; roles are {}", roles.join(", ")));
+    }
+    let id = id.trim().trim_start_matches("urn:veeam:Job:");
+    if uuid::Uuid::parse_str(id).is_err() {
+        return Err(format!("{id:?} is not a job GUID"));
+    }
+    Ok(JobArg { role: role.to_string(), id: id.to_ascii_lowercase() })
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("{e} (write e.g. 30s, 2m, 500ms)"))
+}
+
+/// Options of a suite run.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The server's API base, e.g. https://em.example.com:9398/api (default: the embedded fixture)
+    #[arg(long, env = "EMCONFORM_TARGET", value_name = "URL")]
+    pub target: Option<String>,
+    /// Account to log on with (DOMAIN\user)
+    #[arg(long, env = "EMCONFORM_USER", value_name = "NAME")]
+    pub user: Option<String>,
+    /// Read the password from this environment variable (never from the command line)
+    #[arg(long, env = "EMCONFORM_PASSWORD_ENV", value_name = "VAR")]
+    pub password_env: Option<String>,
+    /// Do not verify the server's TLS certificate
+    #[arg(long, env = "EMCONFORM_INSECURE")]
+    pub insecure: bool,
+    /// Trust the certificate(s) in this PEM file (e.g. the server's self-signed certificate)
+    #[arg(long, env = "EMCONFORM_CA_CERT", value_name = "FILE", conflicts_with = "insecure")]
+    pub ca_cert: Option<PathBuf>,
+    /// Which job plays which role on the target (repeatable)
+    #[arg(long = "job", value_name = "ROLE=ID", value_parser = parse_job_arg)]
+    pub jobs: Vec<JobArg>,
+    /// Run cases that start, stop or retry jobs on a remote target
+    #[arg(long, env = "EMCONFORM_ALLOW_SIDE_EFFECTS")]
+    pub allow_side_effects: bool,
+    /// API version to log on with (`latest`, `v1_7`, ...)
+    #[arg(long, env = "EMCONFORM_API_VERSION", default_value = "latest", value_name = "VERSION")]
+    pub api_version: String,
+    /// Start the embedded fixture with this deliberate deviation from the spec
+    #[arg(long, env = "EMCONFORM_FAULT", value_name = "NAME", conflicts_with = "target")]
+    pub fault: Option<String>,
+    /// Directory of case files
+    #[arg(long, env = "EMCONFORM_CASES", value_name = "DIR")]
+    pub cases: Option<PathBuf>,
+    /// Directory of snapshots
+    #[arg(long, env = "EMCONFORM_SNAPSHOTS", value_name = "DIR")]
+    pub snapshots: Option<PathBuf>,
+    /// Time allowed to open a connection
+    #[arg(long, env = "EMCONFORM_CONNECT_TIMEOUT", value_parser = parse_duration, value_name = "DURATION")]
+    pub connect_timeout: Option<Duration>,
+    /// Time allowed for one request and its whole answer [default: 10s on the fixture, 60s otherwise]
+    #[arg(long, env = "EMCONFORM_REQUEST_TIMEOUT", value_parser = parse_duration, value_name = "DURATION")]
+    pub request_timeout: Option<Duration>,
+    /// How long an await (a task finishing) may take [default: 10s on the fixture, 10m otherwise]
+    #[arg(long, env = "EMCONFORM_AWAIT_DEADLINE", value_parser = parse_duration, value_name = "DURATION")]
+    pub await_deadline: Option<Duration>,
+    /// Largest response body read
+    #[arg(long, env = "EMCONFORM_MAX_BODY_BYTES", default_value_t = 16 * 1024 * 1024, value_name = "BYTES")]
+    pub max_body_bytes: usize,
+    #[command(flatten)]
+    pub libtest: libtest_mimic::Arguments,
+}
+
+/// Parses a command line. libtest-mimic's flattened arguments bring their own help template and
+/// turn `--version` off; both are restored here.
+pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cli, clap::Error> {
+    let command = Cli::command()
+        .help_template("{about-with-newline}\n{usage-heading} {usage}\n\n{all-args}{after-help}")
+        .disable_version_flag(false)
+        .version(env!("CARGO_PKG_VERSION"));
+    let matches = command.try_get_matches_from(args)?;
+    Cli::from_arg_matches(&matches)
+}
+
+/// Entry point shared by the binary and the `cargo test` harness.
+pub fn main_with(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let cli = match parse(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { 0 });
+        }
+    };
+    match cli.command {
+        None => run::run_suite(cli.run),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_args_are_checked() {
+        let j = parse_job_arg("failed=urn:veeam:Job:78C3919C-54D7-43FE-B047-485D3566F11F").unwrap();
+        assert_eq!(j.id, "78c3919c-54d7-43fe-b047-485d3566f11f");
+        assert!(parse_job_arg("faild=78c3919c-54d7-43fe-b047-485d3566f11f").unwrap_err().contains("unknown role"));
+        assert!(parse_job_arg("failed").is_err());
+        assert!(parse_job_arg("failed=42").is_err());
+    }
+
+    #[test]
+    fn own_options_and_libtest_options_share_a_command_line() {
+        let cli = parse(["emconform", "--target", "https://em:9398/api", "--exact", "retry", "--test-threads", "1"].map(OsString::from)).unwrap();
+        assert_eq!(cli.run.target.as_deref(), Some("https://em:9398/api"));
+        assert!(cli.run.libtest.exact);
+        assert_eq!(cli.run.libtest.filter.as_deref(), Some("retry"));
+        assert_eq!(cli.run.libtest.test_threads, Some(1));
+    }
+}

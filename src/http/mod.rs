@@ -1,0 +1,345 @@
+//! Sending one request exactly as a case describes it, and reading the answer within bounds.
+//!
+//! One [`HttpClient`] per run: a reqwest client (connection pool, TLS policy, timeouts) shared by
+//! every trial. reqwest adds `Accept: */*` to any request without an `Accept` header, so a request
+//! that must carry none (content negotiation cases) goes through a one-shot hyper connection
+//! instead, with the same TLS policy. Redirects are never followed, nothing is retried, no proxy is
+//! used and no cookie is stored: a conformance verdict is about what the server itself answered.
+
+pub mod curl;
+pub mod tls;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use url::Url;
+
+pub use tls::{Trust, TlsSetupError};
+
+/// Limits and trust for a run's requests.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    pub connect_timeout: Duration,
+    /// For the whole exchange: connecting, sending, and reading the body.
+    pub request_timeout: Duration,
+    /// Bodies larger than this fail the request instead of filling memory.
+    pub max_body_bytes: usize,
+    pub trust: Trust,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(60),
+            max_body_bytes: 16 * 1024 * 1024,
+            trust: Trust::Platform,
+        }
+    }
+}
+
+/// A request, exactly as it goes on the wire (less `Host` and framing headers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingRequest {
+    pub method: String,
+    pub url: Url,
+    /// In the order they are sent.
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Vec<u8>>,
+}
+
+impl OutgoingRequest {
+    /// The first value of a header (case-insensitive name).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// What came back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    /// In the order received; names lower-case.
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+    pub elapsed: Duration,
+}
+
+impl Response {
+    /// The first value of a header (case-insensitive name).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of a header.
+    pub fn header_all(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// The body as text (invalid UTF-8 is replaced, and said so by [`Response::is_utf8`]).
+    pub fn text(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.body)
+    }
+
+    /// Whether the body is valid UTF-8.
+    pub fn is_utf8(&self) -> bool {
+        std::str::from_utf8(&self.body).is_ok()
+    }
+}
+
+/// Why no response was read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HttpError {
+    #[error("could not connect to {host}: {reason}")]
+    Connect { host: String, reason: String },
+    #[error(
+        "TLS with {host} failed: {reason}. To trust the server's certificate, pass --ca-cert FILE \
+         (its certificate in PEM); --insecure skips verification"
+    )]
+    Tls { host: String, reason: String },
+    #[error("no complete answer within {0:?} (--request-timeout)")]
+    Timeout(Duration),
+    #[error("the body is larger than {limit} bytes (--max-body-bytes); stopped reading")]
+    BodyTooLarge { limit: usize },
+    #[error("the exchange failed: {0}")]
+    Protocol(String),
+    #[error("cannot build the request: {0}")]
+    Invalid(String),
+}
+
+/// The run's HTTP client.
+#[derive(Clone)]
+pub struct HttpClient {
+    reqwest: reqwest::Client,
+    tls: Arc<rustls::ClientConfig>,
+    config: HttpConfig,
+}
+
+impl fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpClient").field("config", &self.config).finish()
+    }
+}
+
+/// The chain of `source()` messages, which is where reqwest keeps the reason.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    parts.join(": ")
+}
+
+/// Whether an error chain comes from certificate verification.
+fn is_tls_error(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if s.downcast_ref::<rustls::Error>().is_some() {
+            return true;
+        }
+        let text = s.to_string();
+        if text.contains("certificate") || text.contains("InvalidCertificate") || text.contains("tls handshake") {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
+fn host_of(url: &Url) -> String {
+    match (url.host_str(), url.port_or_known_default()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_string(),
+        _ => url.to_string(),
+    }
+}
+
+impl HttpClient {
+    /// Builds the client; fails only on an unusable TLS setting.
+    pub fn new(config: HttpConfig) -> Result<HttpClient, TlsSetupError> {
+        let tls = tls::client_config(&config.trust)?;
+        let reqwest = reqwest::Client::builder()
+            .tls_backend_preconfigured((*tls).clone())
+            .connect_timeout(config.connect_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .retry(reqwest::retry::never())
+            .no_proxy()
+            .http1_only()
+            .referer(false)
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| TlsSetupError::Rustls(rustls::Error::General(error_chain(&e))))?;
+        Ok(HttpClient { reqwest, tls, config })
+    }
+
+    /// The limits in force.
+    pub fn config(&self) -> &HttpConfig {
+        &self.config
+    }
+
+    /// Sends `req` and reads the whole answer, within the request timeout.
+    pub async fn send(&self, req: &OutgoingRequest) -> Result<Response, HttpError> {
+        let started = Instant::now();
+        let limit = self.config.request_timeout;
+        let exchange = async {
+            if req.header("accept").is_some() {
+                self.send_pooled(req).await
+            } else {
+                self.send_without_accept(req).await
+            }
+        };
+        match tokio::time::timeout(limit, exchange).await {
+            Ok(Ok((status, headers, body))) => Ok(Response {
+                status,
+                headers,
+                body,
+                elapsed: started.elapsed(),
+            }),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(HttpError::Timeout(limit)),
+        }
+    }
+
+    fn classify(&self, url: &Url, e: &(dyn std::error::Error + 'static), connecting: bool) -> HttpError {
+        let host = host_of(url);
+        let reason = error_chain(e);
+        if is_tls_error(e) {
+            HttpError::Tls { host, reason }
+        } else if connecting {
+            HttpError::Connect { host, reason }
+        } else {
+            HttpError::Protocol(reason)
+        }
+    }
+
+    async fn send_pooled(&self, req: &OutgoingRequest) -> Result<(u16, Vec<(String, String)>, Bytes), HttpError> {
+        let method = reqwest::Method::from_bytes(req.method.as_bytes()).map_err(|e| HttpError::Invalid(e.to_string()))?;
+        let mut builder = self.reqwest.request(method, req.url.clone());
+        for (name, value) in &req.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        if let Some(body) = &req.body {
+            builder = builder.body(body.clone());
+        }
+        let mut response = builder
+            .send()
+            .await
+            .map_err(|e| self.classify(&req.url, &e, e.is_connect()))?;
+        let status = response.status().as_u16();
+        let headers = header_list(response.headers());
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| self.classify(&req.url, &e, false))? {
+            if body.len() + chunk.len() > self.config.max_body_bytes {
+                return Err(HttpError::BodyTooLarge {
+                    limit: self.config.max_body_bytes,
+                });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok((status, headers, Bytes::from(body)))
+    }
+
+    /// One request on a fresh connection, with exactly the given headers.
+    async fn send_without_accept(&self, req: &OutgoingRequest) -> Result<(u16, Vec<(String, String)>, Bytes), HttpError> {
+        let url = &req.url;
+        let host = url.host_str().ok_or_else(|| HttpError::Invalid(format!("no host in {url}")))?;
+        let port = url.port_or_known_default().unwrap_or(80);
+        let connect = tokio::net::TcpStream::connect((host, port));
+        let tcp = tokio::time::timeout(self.config.connect_timeout, connect)
+            .await
+            .map_err(|_| HttpError::Connect {
+                host: host_of(url),
+                reason: format!("no connection within {:?} (--connect-timeout)", self.config.connect_timeout),
+            })?
+            .map_err(|e| self.classify(url, &e, true))?;
+        let _ = tcp.set_nodelay(true);
+        if url.scheme() == "https" {
+            let name = rustls::pki_types::ServerName::try_from(host.to_string())
+                .map_err(|e| HttpError::Invalid(e.to_string()))?;
+            let tls = tokio_rustls::TlsConnector::from(self.tls.clone())
+                .connect(name, tcp)
+                .await
+                .map_err(|e| HttpError::Tls {
+                    host: host_of(url),
+                    reason: error_chain(&e),
+                })?;
+            self.exchange_raw(hyper_util::rt::TokioIo::new(tls), req).await
+        } else {
+            self.exchange_raw(hyper_util::rt::TokioIo::new(tcp), req).await
+        }
+    }
+
+    async fn exchange_raw<IO>(&self, io: IO, req: &OutgoingRequest) -> Result<(u16, Vec<(String, String)>, Bytes), HttpError>
+    where
+        IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    {
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(io)
+            .await
+            .map_err(|e| HttpError::Protocol(error_chain(&e)))?;
+        let driver = tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        let url = &req.url;
+        let authority = match url.port() {
+            Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
+            None => url.host_str().unwrap_or_default().to_string(),
+        };
+        let path = match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_string(),
+        };
+        let mut builder = http::Request::builder().method(req.method.as_str()).uri(path).header("host", authority);
+        for (name, value) in &req.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        let body = http_body_util::Full::new(Bytes::from(req.body.clone().unwrap_or_default()));
+        let request = builder.body(body).map_err(|e| HttpError::Invalid(e.to_string()))?;
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| HttpError::Protocol(error_chain(&e)))?;
+        let status = response.status().as_u16();
+        let headers = header_list(response.headers());
+        let mut body_stream = response.into_body();
+        let mut body = Vec::new();
+        while let Some(frame) = body_stream.frame().await {
+            let frame = frame.map_err(|e| HttpError::Protocol(error_chain(&e)))?;
+            if let Ok(data) = frame.into_data() {
+                if body.len() + data.len() > self.config.max_body_bytes {
+                    driver.abort();
+                    return Err(HttpError::BodyTooLarge {
+                        limit: self.config.max_body_bytes,
+                    });
+                }
+                body.extend_from_slice(&data);
+            }
+        }
+        driver.abort();
+        Ok((status, headers, Bytes::from(body)))
+    }
+}
+
+fn header_list(headers: &http::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(n, v)| (n.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .collect()
+}

@@ -1,0 +1,144 @@
+//! The TLS policy of a run, built once and shared by every connection.
+//!
+//! Certificates are verified against the platform's trust store unless the user says otherwise:
+//! `--ca-cert FILE` trusts exactly the certificates in FILE (the usual way to trust an Enterprise
+//! Manager's self-signed certificate), `--insecure` skips verification altogether.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::ClientConfig;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+use rustls_platform_verifier::BuilderVerifierExt;
+
+/// Which certificates a run trusts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Trust {
+    /// The platform's trust store (the default).
+    #[default]
+    Platform,
+    /// Only the certificates in this PEM file.
+    CaCert(PathBuf),
+    /// No verification (`--insecure`).
+    Insecure,
+}
+
+/// Why a TLS policy could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsSetupError {
+    #[error("cannot read the CA certificate {path}: {reason}")]
+    CaCert { path: PathBuf, reason: String },
+    #[error("cannot set up TLS: {0}")]
+    Rustls(#[from] rustls::Error),
+}
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// Reads every certificate in a PEM file.
+fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsSetupError> {
+    let err = |reason: String| TlsSetupError::CaCert {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&bytes)
+        .collect::<Result<_, _>>()
+        .map_err(|e| err(format!("not a PEM certificate file ({e})")))?;
+    if certs.is_empty() {
+        return Err(err("no `-----BEGIN CERTIFICATE-----` block in it".into()));
+    }
+    Ok(certs)
+}
+
+/// Builds the client TLS configuration for `trust`. HTTP/1.1 only: that is what EM speaks.
+pub fn client_config(trust: &Trust) -> Result<Arc<ClientConfig>, TlsSetupError> {
+    let provider = provider();
+    let builder = ClientConfig::builder_with_provider(provider.clone()).with_safe_default_protocol_versions()?;
+    let mut config = match trust {
+        Trust::Platform => builder.with_platform_verifier()?.with_no_client_auth(),
+        Trust::CaCert(path) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for cert in read_certificates(path)? {
+                roots.add(cert).map_err(|e| TlsSetupError::CaCert {
+                    path: path.clone(),
+                    reason: format!("the certificate cannot be used as a trust anchor: {e}"),
+                })?;
+            }
+            builder.with_root_certificates(roots).with_no_client_auth()
+        }
+        Trust::Insecure => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAnything(provider)))
+            .with_no_client_auth(),
+    };
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// The verifier behind `--insecure`: accepts any certificate, still checks handshake signatures.
+#[derive(Debug)]
+struct AcceptAnything(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AcceptAnything {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builds_each_policy() {
+        assert!(client_config(&Trust::Platform).is_ok());
+        assert!(client_config(&Trust::Insecure).is_ok());
+    }
+
+    #[test]
+    fn a_bad_ca_file_says_what_is_wrong() {
+        let dir = std::env::temp_dir().join(format!("emconform-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("not-a-cert.pem");
+        std::fs::write(&file, "hello").unwrap();
+        let err = client_config(&Trust::CaCert(file.clone())).unwrap_err().to_string();
+        assert!(err.contains("no `-----BEGIN CERTIFICATE-----`"), "{err}");
+        let missing = client_config(&Trust::CaCert(dir.join("missing.pem"))).unwrap_err().to_string();
+        assert!(missing.starts_with("cannot read the CA certificate"), "{missing}");
+    }
+}

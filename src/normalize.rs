@@ -1,0 +1,287 @@
+//! Normalised responses: the text that snapshots and recordings hold.
+//!
+//! Two responses that differ only in what legitimately varies between runs (which port the fixture
+//! listens on, which task number or GUID the server handed out, the session token) normalise to
+//! the same text. Volatile values become numbered placeholders that keep identity: the first task
+//! id a trial sees becomes `<task-1>` everywhere it appears, so a snapshot still shows that the
+//! `Href`, the `TaskId` and the `Delete` link agree. Bodies are canonicalised: XML by namespace URI
+//! (prefixes dropped, attributes sorted, whitespace folded), JSON with keys sorted.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use crate::body::Format;
+use crate::body::doc::strip_bom;
+use crate::http::{OutgoingRequest, Response};
+use crate::secret::Redactor;
+
+/// The response headers a snapshot keeps (the rest, such as `Date` or `Server`, vary by server).
+const KEPT_HEADERS: [&str; 6] = [
+    "content-type",
+    "location",
+    "www-authenticate",
+    "x-restsvcsessionid",
+    "set-cookie",
+    "allow",
+];
+
+static TASK_ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\btask-[0-9]+\b").expect("valid"));
+static GUID: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b").expect("valid")
+});
+static TIME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z?").expect("valid")
+});
+
+/// Turns the responses of one trial into stable text. One per trial: placeholders are numbered
+/// in the order values are first seen.
+#[derive(Debug)]
+pub struct Normalizer {
+    redactor: Redactor,
+    /// Known values and what replaces them (the target's origin, the trial's jobs).
+    known: Vec<(String, String)>,
+    seen: BTreeMap<String, String>,
+    counters: BTreeMap<&'static str, usize>,
+}
+
+impl Normalizer {
+    /// `origin` is the target's `scheme://host:port`; `known` pairs a value with its placeholder
+    /// (e.g. a job's GUID with `<job:failed>`).
+    pub fn new(redactor: Redactor, origin: &str, known: Vec<(String, String)>) -> Normalizer {
+        let mut all = vec![(origin.trim_end_matches('/').to_string(), "<origin>".to_string())];
+        all.extend(known.into_iter().filter(|(v, _)| !v.is_empty()));
+        // Longest first, so a job name containing another is replaced whole.
+        all.sort_by_key(|(v, _)| std::cmp::Reverse(v.len()));
+        Normalizer {
+            redactor,
+            known: all,
+            seen: BTreeMap::new(),
+            counters: BTreeMap::new(),
+        }
+    }
+
+    fn placeholder(&mut self, kind: &'static str, value: &str) -> String {
+        if let Some(p) = self.seen.get(value) {
+            return p.clone();
+        }
+        let n = self.counters.entry(kind).or_insert(0);
+        *n += 1;
+        let p = format!("<{kind}-{n}>");
+        self.seen.insert(value.to_string(), p.clone());
+        p
+    }
+
+    fn replace_all(&mut self, text: &str, re: &Regex, kind: &'static str) -> String {
+        let mut out = String::with_capacity(text.len());
+        let mut last = 0;
+        for m in re.find_iter(text) {
+            out.push_str(&text[last..m.start()]);
+            out.push_str(&self.placeholder(kind, m.as_str()));
+            last = m.end();
+        }
+        out.push_str(&text[last..]);
+        out
+    }
+
+    /// Replaces secrets, known values and volatile values in any text.
+    pub fn text(&mut self, text: &str) -> String {
+        let mut out = self.redactor.redact(text);
+        for (value, placeholder) in &self.known {
+            if out.contains(value.as_str()) {
+                out = out.replace(value.as_str(), placeholder);
+            }
+        }
+        out = self.replace_all(&out, &TASK_ID, "task");
+        out = self.replace_all(&out, &GUID, "guid");
+        self.replace_all(&out, &TIME, "time")
+    }
+
+    /// The normalised form of one exchange: request line, status, the headers that matter, body.
+    pub fn exchange(&mut self, request: &OutgoingRequest, response: &Response, format: Format) -> String {
+        let mut out = String::new();
+        let target = match request.url.query() {
+            Some(q) => format!("{}?{q}", request.url.path()),
+            None => request.url.path().to_string(),
+        };
+        let _ = writeln!(out, "request: {} {}", request.method, self.text(&target));
+        let _ = writeln!(out, "status: {}", response.status);
+        for name in KEPT_HEADERS {
+            for value in response.header_all(name) {
+                let _ = writeln!(out, "{name}: {}", self.text(value));
+            }
+        }
+        if response.header("content-length").is_some() {
+            let _ = writeln!(out, "content-length: <present>");
+        }
+        if !response.body.is_empty() {
+            out.push('\n');
+            let body = canonical_body(&response.text(), body_format(response, format));
+            out.push_str(&self.text(&body));
+        }
+        if !out.ends_with('\n') {
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// The format a body is in: what its Content-Type says, else what the trial asked for.
+fn body_format(response: &Response, asked: Format) -> Format {
+    match response.header("content-type") {
+        Some(ct) if ct.to_ascii_lowercase().contains("json") => Format::Json,
+        Some(ct) if ct.to_ascii_lowercase().contains("xml") => Format::Xml,
+        _ => asked,
+    }
+}
+
+/// The canonical text of a body; a body that does not parse is kept as is, with a note.
+pub fn canonical_body(text: &str, format: Format) -> String {
+    let result = match format {
+        Format::Xml => canonical_xml(text),
+        Format::Json => canonical_json(text),
+    };
+    match result {
+        Ok(canonical) => canonical,
+        Err(e) => format!("(not well-formed {}: {e})\n{text}\n", format.name().to_uppercase()),
+    }
+}
+
+/// XML by namespace URI: prefixes and unused declarations dropped, attributes sorted, text
+/// trimmed with inner whitespace folded, two-space indentation.
+pub fn canonical_xml(text: &str) -> Result<String, String> {
+    let doc = roxmltree::Document::parse(strip_bom(text)).map_err(|e| e.to_string())?;
+    let mut out = String::new();
+    write_element(&mut out, doc.root_element(), None, 0);
+    Ok(out)
+}
+
+fn fold_whitespace(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn escape(s: &str) -> String {
+    quick_xml::escape::escape(s).into_owned()
+}
+
+fn write_element(out: &mut String, node: roxmltree::Node, parent_ns: Option<&str>, depth: usize) {
+    let indent = "  ".repeat(depth);
+    let name = node.tag_name().name();
+    let ns = node.tag_name().namespace();
+    let _ = write!(out, "{indent}<{name}");
+    if ns != parent_ns {
+        let _ = write!(out, " xmlns=\"{}\"", escape(ns.unwrap_or("")));
+    }
+    let mut attrs: Vec<(String, String)> = node
+        .attributes()
+        .map(|a| {
+            let key = match a.namespace() {
+                Some(ans) => format!("{{{ans}}}{}", a.name()),
+                None => a.name().to_string(),
+            };
+            (key, a.value().to_string())
+        })
+        .collect();
+    attrs.sort();
+    for (k, v) in attrs {
+        let _ = write!(out, " {k}=\"{}\"", escape(&v));
+    }
+    let children: Vec<roxmltree::Node> = node
+        .children()
+        .filter(|c| c.is_element() || (c.is_text() && !c.text().unwrap_or("").trim().is_empty()))
+        .collect();
+    if children.is_empty() {
+        out.push_str("/>\n");
+        return;
+    }
+    if let [only] = children.as_slice()
+        && only.is_text()
+    {
+        let _ = writeln!(out, ">{}</{name}>", escape(&fold_whitespace(only.text().unwrap_or(""))));
+        return;
+    }
+    out.push_str(">\n");
+    for child in children {
+        if child.is_element() {
+            write_element(out, child, ns, depth + 1);
+        } else {
+            let _ = writeln!(out, "{indent}  {}", escape(&fold_whitespace(child.text().unwrap_or(""))));
+        }
+    }
+    let _ = writeln!(out, "{indent}</{name}>");
+}
+
+/// JSON with object keys sorted and two-space indentation.
+pub fn canonical_json(text: &str) -> Result<String, String> {
+    let value: serde_json::Value = serde_json::from_str(strip_bom(text)).map_err(|e| e.to_string())?;
+    let mut out = serde_json::to_string_pretty(&sort_keys(value)).map_err(|e| e.to_string())?;
+    out.push('\n');
+    Ok(out)
+}
+
+fn sort_keys(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(entries.into_iter().map(|(k, v)| (k, sort_keys(v))).collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sort_keys).collect()),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xml_canonical_form_ignores_prefix_order_and_whitespace() {
+        let a = r#"<?xml version="1.0" encoding="utf-8"?>
+<Task xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns="http://www.veeam.com/ent/v1.0" Type="Task" Href="h">
+  <TaskId>task-1</TaskId>
+  <Result Success="true"><Message>a  &amp;
+   b</Message></Result>
+</Task>"#;
+        let b = r#"<v:Task xmlns:v="http://www.veeam.com/ent/v1.0" Href="h" Type="Task"><v:TaskId>task-1</v:TaskId><v:Result Success="true"><v:Message>a &amp; b</v:Message></v:Result></v:Task>"#;
+        let ca = canonical_xml(a).unwrap();
+        assert_eq!(ca, canonical_xml(b).unwrap());
+        assert_eq!(
+            ca,
+            "<Task xmlns=\"http://www.veeam.com/ent/v1.0\" Href=\"h\" Type=\"Task\">\n  <TaskId>task-1</TaskId>\n  <Result Success=\"true\">\n    <Message>a &amp; b</Message>\n  </Result>\n</Task>\n"
+        );
+        assert_eq!(canonical_xml(&ca).unwrap(), ca, "idempotent");
+    }
+
+    #[test]
+    fn json_canonical_form_sorts_keys_and_strips_bom() {
+        let a = "\u{feff}{\"b\":1,\"a\":{\"d\":null,\"c\":[2,1]}}";
+        let b = "{\"a\":{\"c\":[2,1],\"d\":null},\"b\":1}";
+        assert_eq!(canonical_json(a).unwrap(), canonical_json(b).unwrap());
+    }
+
+    #[test]
+    fn placeholders_keep_identity() {
+        let mut n = Normalizer::new(Redactor::new(), "http://127.0.0.1:4000", vec![("G1".into(), "<job:failed>".into())]);
+        let out = n.text("http://127.0.0.1:4000/api/tasks/task-17 task-17 task-3 job G1 at 2026-11-01T02:00:00.25Z");
+        assert_eq!(out, "<origin>/api/tasks/<task-1> <task-1> <task-2> job <job:failed> at <time-1>");
+        assert_eq!(n.text("task-3 again"), "<task-2> again");
+    }
+
+    #[test]
+    fn secrets_are_redacted_before_anything_else() {
+        let r = Redactor::new();
+        r.add("c2VjcmV0LXRva2Vu");
+        let mut n = Normalizer::new(r, "http://h:1", Vec::new());
+        assert_eq!(n.text("X: c2VjcmV0LXRva2Vu"), "X: <redacted>");
+    }
+
+    #[test]
+    fn malformed_bodies_are_kept_with_a_note() {
+        let out = canonical_body("<Task>", Format::Xml);
+        assert!(out.starts_with("(not well-formed XML:"), "{out}");
+    }
+}

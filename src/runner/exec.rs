@@ -1,0 +1,448 @@
+//! Running one trial: one case in one format, step by step, against a target.
+//!
+//! Each step builds its request exactly as the case says, sends it (re-sending while an `await`
+//! condition does not hold), picks the `expect` alternative whose status matches, checks headers
+//! and body, keeps captures, and compares the snapshot. The first step with a mismatch ends the
+//! trial; its [`StepRecord`] holds everything the failure message and the reports need.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use url::Url;
+
+use crate::body::{Document, EM_NAMESPACE, Format};
+use crate::case::{AcceptChoice, AuthChoice, Capture, CaptureSource, Case, Expect, SessionChoice, Step, Vars};
+use crate::check::{self, Mismatch};
+use crate::http::{HttpError, OutgoingRequest, Response};
+use crate::normalize::Normalizer;
+use crate::roles::JobInfo;
+use crate::secret::Credentials;
+use crate::snapshot::{SnapshotMode, SnapshotResult, Snapshots, snapshot_name};
+use crate::target::{SESSION_HEADER, Target};
+
+/// How trials wait and compare, for a whole run.
+#[derive(Debug, Clone)]
+pub struct RunSettings {
+    /// How long an `await` may wait unless the case says otherwise.
+    pub await_deadline: Duration,
+    /// The first pause between polls (then doubled up to `poll_max`).
+    pub poll_initial: Duration,
+    pub poll_max: Duration,
+    pub snapshots: Snapshots,
+}
+
+/// One case in one format.
+#[derive(Debug, Clone)]
+pub struct TrialSpec {
+    /// `case::id::format`.
+    pub id: String,
+    pub case: Arc<Case>,
+    pub format: Format,
+}
+
+/// How a trial ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Passed,
+    /// The failure message (already redacted).
+    Failed(String),
+    /// Not run, and why.
+    Ignored(String),
+}
+
+/// What happened at one step.
+#[derive(Debug, Clone)]
+pub struct StepRecord {
+    pub name: String,
+    /// Why the step did not run (`when` did not hold).
+    pub skipped: Option<String>,
+    pub request: Option<OutgoingRequest>,
+    pub response: Option<Response>,
+    /// How many times the request was sent (more than 1 while awaiting).
+    pub sends: u32,
+    /// The normalised exchange, when the step has a snapshot.
+    pub normalised: Option<String>,
+    pub snapshot: SnapshotResult,
+    /// The `outcome` name of the alternative that applied.
+    pub outcome: Option<String>,
+    pub mismatches: Vec<Mismatch>,
+}
+
+/// The result of a trial.
+#[derive(Debug, Clone)]
+pub struct TrialOutcome {
+    pub id: String,
+    pub verdict: Verdict,
+    pub duration: Duration,
+    pub steps: Vec<StepRecord>,
+}
+
+/// A trial's placeholder values: built-ins, jobs, captures; plus the response while checking it.
+struct TrialVars<'a> {
+    values: &'a BTreeMap<String, String>,
+    response: Option<&'a Response>,
+}
+
+impl Vars for TrialVars<'_> {
+    fn get(&self, name: &str) -> Option<String> {
+        match (name, self.response) {
+            ("response.status", Some(r)) => Some(r.status.to_string()),
+            ("response.body_length", Some(r)) => Some(r.body.len().to_string()),
+            _ => self.values.get(name).cloned(),
+        }
+    }
+}
+
+/// Why a step could not be carried out at all (as opposed to a mismatch).
+struct StepError(String);
+
+/// Runs one trial to its verdict.
+pub async fn run_trial(spec: &TrialSpec, target: &Target, settings: &RunSettings) -> TrialOutcome {
+    let started = Instant::now();
+    let mut steps = Vec::new();
+    let verdict = run_steps(spec, target, settings, &mut steps).await;
+    TrialOutcome {
+        id: spec.id.clone(),
+        verdict,
+        duration: started.elapsed(),
+        steps,
+    }
+}
+
+async fn run_steps(spec: &TrialSpec, target: &Target, settings: &RunSettings, records: &mut Vec<StepRecord>) -> Verdict {
+    let case = &spec.case;
+    let mut values = BTreeMap::new();
+    values.insert("base".to_string(), target.api_base.as_str().trim_end_matches('/').to_string());
+    values.insert("format".to_string(), spec.format.name().to_string());
+    values.insert("mime".to_string(), spec.format.mime().to_string());
+    values.insert("api_version".to_string(), target.api_version.clone());
+    values.insert("user".to_string(), target.credentials.user.clone());
+    let mut known = Vec::new();
+    for role in case.job_roles() {
+        let job: JobInfo = match target.lease_job(role, case.has_side_effects()) {
+            Ok(job) => job,
+            Err(reason) => return Verdict::Ignored(reason),
+        };
+        values.insert(format!("job.{role}"), job.id.clone());
+        values.insert(format!("job.{role}.uid"), job.uid.clone());
+        values.insert(format!("job.{role}.name"), job.name.clone());
+        known.push((job.id.clone(), format!("<job:{role}>")));
+        known.push((job.name.clone(), format!("<job-name:{role}>")));
+    }
+    let mut normalizer = Normalizer::new(target.redactor.clone(), &target.origin(), known);
+    let mut outcomes: BTreeMap<String, Option<String>> = BTreeMap::new();
+    let total = case.def.steps.len();
+    for (index, step) in case.def.steps.iter().enumerate() {
+        let name = step.name.get_ref().clone();
+        if let Some(when) = &step.when {
+            let w = when.get_ref();
+            if outcomes.get(&w.step).and_then(|o| o.as_deref()) != Some(w.outcome.as_str()) {
+                records.push(skipped_record(&name, format!("step {:?} did not end with outcome {:?}", w.step, w.outcome)));
+                outcomes.insert(name, None);
+                continue;
+            }
+        }
+        let mut record = skipped_record(&name, String::new());
+        record.skipped = None;
+        let result = run_step(spec, step, target, settings, &mut values, &mut normalizer, &mut record).await;
+        outcomes.insert(name, record.outcome.clone());
+        let failure = match result {
+            Err(StepError(problem)) => Some(problem),
+            Ok(()) if !record.mismatches.is_empty() => Some(String::new()),
+            Ok(()) => None,
+        };
+        let snapshot_failure = settings.snapshots.mode() == SnapshotMode::Assert
+            && matches!(record.snapshot, SnapshotResult::Differs { .. } | SnapshotResult::Missing { .. });
+        if failure.is_some() || snapshot_failure {
+            let message = crate::runner::message::failure_message(
+                case,
+                index,
+                total,
+                step,
+                &record,
+                failure.as_deref().filter(|p| !p.is_empty()),
+                target,
+            );
+            records.push(record);
+            return Verdict::Failed(target.redactor.redact(&message));
+        }
+        records.push(record);
+    }
+    Verdict::Passed
+}
+
+fn skipped_record(name: &str, reason: String) -> StepRecord {
+    StepRecord {
+        name: name.to_string(),
+        skipped: Some(reason),
+        request: None,
+        response: None,
+        sends: 0,
+        normalised: None,
+        snapshot: SnapshotResult::NotChecked,
+        outcome: None,
+        mismatches: Vec::new(),
+    }
+}
+
+/// A random, well-formed token that no server issued: base64 of a fresh GUID, like EM's own.
+fn invalid_token() -> String {
+    base64::engine::general_purpose::STANDARD.encode(uuid::Uuid::new_v4().to_string())
+}
+
+fn build_request(
+    step: &Step,
+    target: &Target,
+    format: Format,
+    vars: &TrialVars,
+) -> Result<OutgoingRequest, StepError> {
+    let err = |e: crate::case::MissingVar| StepError(format!("cannot build the request: {e}"));
+    let path = step.path.get_ref().render(vars).map_err(err)?;
+    let mut url = if path.starts_with("http://") || path.starts_with("https://") {
+        let url = Url::parse(&path).map_err(|e| StepError(format!("{path:?} is not a valid URL: {e}")))?;
+        if url.origin() != target.api_base.origin() {
+            return Err(StepError(format!(
+                "the URL {path} is on {}, not on the target {}: not sent, so that the session does not \
+                 leave the target (Hrefs must use the address the client called, spec §6.5)",
+                url.origin().ascii_serialization(),
+                target.origin()
+            )));
+        }
+        url
+    } else {
+        target
+            .api_base
+            .join(path.trim_start_matches('/'))
+            .map_err(|e| StepError(format!("cannot join {path:?} to {}: {e}", target.api_base)))?
+    };
+    if !step.query.is_empty() {
+        let mut pairs = url.query_pairs_mut();
+        for (k, v) in &step.query {
+            pairs.append_pair(k, &v.render(vars).map_err(err)?);
+        }
+    }
+    let mut headers: Vec<(String, String)> = Vec::new();
+    let custom_accept = step.headers.keys().any(|k| k.eq_ignore_ascii_case("accept"));
+    match (&step.accept, custom_accept) {
+        (_, true) | (Some(AcceptChoice::Omit), _) => {}
+        (None | Some(AcceptChoice::Format), false) => headers.push(("Accept".into(), format.mime().into())),
+        (Some(AcceptChoice::Value(t)), false) => headers.push(("Accept".into(), t.render(vars).map_err(err)?)),
+    }
+    match &step.session {
+        SessionChoice::Run => headers.push((SESSION_HEADER.into(), target.session_token().expose().to_string())),
+        SessionChoice::None => {}
+        SessionChoice::Invalid => headers.push((SESSION_HEADER.into(), invalid_token())),
+        SessionChoice::Token(t) => headers.push((SESSION_HEADER.into(), t.render(vars).map_err(err)?)),
+    }
+    match step.auth {
+        Some(AuthChoice::Basic) => headers.push((
+            "Authorization".into(),
+            target.credentials.basic_authorization().expose().to_string(),
+        )),
+        Some(AuthChoice::WrongPassword) => {
+            let wrong = Credentials::new(target.credentials.user.clone(), format!("wrong-{}", uuid::Uuid::new_v4()));
+            target.redactor.add_credentials(&wrong);
+            headers.push(("Authorization".into(), wrong.basic_authorization().expose().to_string()));
+        }
+        None => {}
+    }
+    for (name, value) in &step.headers {
+        headers.push((name.clone(), value.render(vars).map_err(err)?));
+    }
+    let body = match &step.body {
+        Some(t) => Some(t.render(vars).map_err(err)?.into_bytes()),
+        None => None,
+    };
+    let method = step.method.0.clone();
+    let sets_length = headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("content-length"));
+    if body.is_none() && !sets_length && matches!(method.as_str(), "POST" | "PUT" | "PATCH") {
+        // EM runs behind HTTP.sys, which wants a length on every POST (spec §1.2).
+        headers.push(("Content-Length".into(), "0".into()));
+    }
+    Ok(OutgoingRequest { method, url, headers, body })
+}
+
+/// Describes the `until` conditions for a timeout message.
+fn describe_until(case: &Case, step: &Step) -> String {
+    step.await_
+        .as_ref()
+        .map(|a| {
+            a.until
+                .iter()
+                .map(|u| format!("{} ({})", case.source[u.span()].trim(), case.location(&u.span())))
+                .collect::<Vec<_>>()
+                .join(" and ")
+        })
+        .unwrap_or_default()
+}
+
+/// Sends the request, re-sending while an `await` condition does not hold.
+async fn send_step(
+    spec: &TrialSpec,
+    step: &Step,
+    request: &OutgoingRequest,
+    target: &Target,
+    settings: &RunSettings,
+    vars: &TrialVars<'_>,
+    record: &mut StepRecord,
+) -> Result<Response, StepError> {
+    let Some(aw) = &step.await_ else {
+        record.sends = 1;
+        return target.http.send(request).await.map_err(|e| send_error(&e));
+    };
+    let deadline = aw.deadline.unwrap_or(settings.await_deadline);
+    let started = Instant::now();
+    let mut pause = settings.poll_initial;
+    loop {
+        let response = target.http.send(request).await.map_err(|e| send_error(&e))?;
+        record.sends += 1;
+        let status_expected = step.expect.0.iter().any(|e| e.status.get_ref().matches(response.status));
+        let format = step.expect.0.first().and_then(|e| e.format).unwrap_or(spec.format);
+        let checking = TrialVars { values: vars.values, response: Some(&response) };
+        let done = !status_expected || check::body_satisfies(&aw.until, &response, format, &checking).unwrap_or(true);
+        if done {
+            return Ok(response);
+        }
+        if started.elapsed() + pause > deadline {
+            record.response = Some(response);
+            return Err(StepError(format!(
+                "gave up waiting after {:.1?} and {} requests (deadline {deadline:?}): still not {}; the last \
+                 response is below",
+                started.elapsed(),
+                record.sends,
+                describe_until(&spec.case, step)
+            )));
+        }
+        tokio::time::sleep(pause).await;
+        pause = if pause.is_zero() { Duration::from_millis(1) } else { (pause * 2).min(settings.poll_max) };
+    }
+}
+
+fn send_error(e: &HttpError) -> StepError {
+    StepError(format!("no response: {e}"))
+}
+
+/// Finds the value a capture asks for.
+fn capture_value(capture: &Capture, response: &Response, format: Format) -> Result<String, String> {
+    let raw = match &capture.source {
+        CaptureSource::Header(h) => response.header(h).map(str::to_string).ok_or_else(|| format!("no header {h}"))?,
+        CaptureSource::Body(path) => {
+            let text = std::str::from_utf8(&response.body).map_err(|_| "the body is not UTF-8".to_string())?;
+            let doc = Document::parse(text, format).map_err(|e| e.to_string())?;
+            let resolved = path.resolve(&BTreeMap::<String, String>::new()).map_err(|e| e.to_string())?;
+            let lookup = doc.select(&resolved, EM_NAMESPACE);
+            lookup.values.into_iter().next().ok_or_else(|| {
+                format!("nothing at {path}{}", lookup.hint.map(|h| format!(" ({h})")).unwrap_or_default())
+            })?
+        }
+    };
+    match &capture.pattern {
+        None => Ok(raw),
+        Some(re) => re
+            .captures(&raw)
+            .and_then(|c| c.get(1))
+            .map(|m| m.as_str().to_string())
+            .ok_or_else(|| format!("{raw:?} does not match /{re}/")),
+    }
+}
+
+async fn run_step(
+    spec: &TrialSpec,
+    step: &Step,
+    target: &Target,
+    settings: &RunSettings,
+    values: &mut BTreeMap<String, String>,
+    normalizer: &mut Normalizer,
+    record: &mut StepRecord,
+) -> Result<(), StepError> {
+    let case = &spec.case;
+    let request = {
+        let vars = TrialVars { values, response: None };
+        build_request(step, target, spec.format, &vars)?
+    };
+    record.request = Some(request.clone());
+    let response = {
+        let vars = TrialVars { values, response: None };
+        send_step(spec, step, &request, target, settings, &vars, record).await?
+    };
+    record.response = Some(response.clone());
+    let Some(expect) = step.expect.0.iter().find(|e| e.status.get_ref().matches(response.status)) else {
+        let expected = step.expect.0.iter().map(|e| e.status.get_ref().to_string()).collect::<Vec<_>>().join(" or ");
+        record.mismatches.push(Mismatch {
+            subject: "status".into(),
+            expected,
+            actual: response.status.to_string(),
+            location: Some(case.location(&step.expect.0[0].status.span())),
+            note: None,
+        });
+        take_snapshot(spec, step, target, settings, normalizer, record, &request, &response);
+        return Ok(());
+    };
+    record.outcome = expect.outcome.clone();
+    check_expect(case, expect, &response, spec.format, values, record);
+    for (name, capture) in &expect.capture {
+        let format = expect.format.unwrap_or(spec.format);
+        match capture_value(capture.get_ref(), &response, format) {
+            Ok(value) => {
+                if capture.get_ref().secret {
+                    target.redactor.add(&value);
+                }
+                values.insert(name.clone(), value);
+            }
+            Err(problem) => record.mismatches.push(Mismatch {
+                subject: format!("capture `{name}`"),
+                expected: "a value".into(),
+                actual: problem,
+                location: Some(case.location(&capture.span())),
+                note: None,
+            }),
+        }
+    }
+    take_snapshot(spec, step, target, settings, normalizer, record, &request, &response);
+    Ok(())
+}
+
+fn check_expect(
+    case: &Case,
+    expect: &Expect,
+    response: &Response,
+    format: Format,
+    values: &BTreeMap<String, String>,
+    record: &mut StepRecord,
+) {
+    let vars = TrialVars { values, response: Some(response) };
+    record.mismatches.extend(check::check_headers(case, &expect.headers, response, &vars));
+    if expect.empty && !response.body.is_empty() {
+        record.mismatches.push(Mismatch {
+            subject: "body".into(),
+            expected: "an empty body".into(),
+            actual: format!("{} bytes: {:?}", response.body.len(), check::clip(&response.text(), 120)),
+            location: Some(case.location(&expect.status.span())),
+            note: None,
+        });
+    }
+    let format = expect.format.unwrap_or(format);
+    record.mismatches.extend(check::check_body(case, &expect.body, response, format, &vars));
+}
+
+#[allow(clippy::too_many_arguments)]
+fn take_snapshot(
+    spec: &TrialSpec,
+    step: &Step,
+    _target: &Target,
+    settings: &RunSettings,
+    normalizer: &mut Normalizer,
+    record: &mut StepRecord,
+    request: &OutgoingRequest,
+    response: &Response,
+) {
+    let Some(snap) = &step.snapshot else { return };
+    let format = step.expect.0.iter().find_map(|e| e.format).unwrap_or(spec.format);
+    let text = normalizer.exchange(request, response, format);
+    let name = snapshot_name(&spec.case.id, snap.get_ref(), spec.format);
+    let description = format!("{} — step {:?}, {}", spec.case.def.title, step.name.get_ref(), spec.format);
+    record.snapshot = settings.snapshots.check(&name, &text, &spec.case.path, &description);
+    record.normalised = Some(text);
+}

@@ -1,0 +1,95 @@
+//! The text of a failed trial: which step and assertion failed, expected against actual, the
+//! response, and a curl line that reproduces the request. The caller redacts it.
+
+use std::fmt::Write as _;
+
+use crate::case::{Case, Step};
+use crate::check::clip;
+use crate::http::curl::curl_line;
+use crate::runner::exec::StepRecord;
+use crate::snapshot::SnapshotResult;
+use crate::target::Target;
+
+/// How much of a body a failure message shows.
+const BODY_EXCERPT: usize = 2000;
+
+/// Builds the failure message of step `index` (0-based) of `total`.
+pub fn failure_message(
+    case: &Case,
+    index: usize,
+    total: usize,
+    step: &Step,
+    record: &StepRecord,
+    problem: Option<&str>,
+    target: &Target,
+) -> String {
+    let mut out = String::new();
+    let failed = record.mismatches.len();
+    let what = match (problem, failed) {
+        (Some(_), _) => "could not be checked".to_string(),
+        (None, 0) => "snapshot differs".to_string(),
+        (None, 1) => "1 assertion failed".to_string(),
+        (None, n) => format!("{n} assertions failed"),
+    };
+    let _ = writeln!(
+        out,
+        "{} [{}, spec §{}]\nstep {}/{} {:?} ({}): {what}",
+        case.def.title,
+        case.def.level,
+        case.def.spec.get_ref(),
+        index + 1,
+        total,
+        step.name.get_ref(),
+        case.location(&step.name.span()),
+    );
+    if let Some(problem) = problem {
+        let _ = writeln!(out, "  ✗ {problem}");
+    }
+    for m in &record.mismatches {
+        for (i, line) in m.to_string().lines().enumerate() {
+            let _ = writeln!(out, "  {}{line}", if i == 0 { "" } else { "  " });
+        }
+    }
+    match &record.snapshot {
+        SnapshotResult::Differs { name, diff } => {
+            let _ = writeln!(out, "  ✗ snapshot {name} differs (stored → actual):");
+            for line in diff.lines() {
+                let _ = writeln!(out, "      {line}");
+            }
+            let _ = writeln!(
+                out,
+                "    review with `cargo insta review`, or accept with INSTA_UPDATE=always after reading the diff"
+            );
+        }
+        SnapshotResult::Missing { name } => {
+            let _ = writeln!(
+                out,
+                "  ✗ snapshot {name} does not exist yet: review the new one with `cargo insta review`"
+            );
+        }
+        SnapshotResult::Matched | SnapshotResult::NotChecked => {}
+    }
+    if let Some(request) = &record.request {
+        let _ = writeln!(out, "request:\n  {}", curl_line(request, &target.http.config().trust));
+    }
+    match &record.response {
+        Some(response) => {
+            let polls = if record.sends > 1 { format!(", after {} requests", record.sends) } else { String::new() };
+            let _ = writeln!(out, "response: {} ({:.1?}{polls})", response.status, response.elapsed);
+            for (name, value) in &response.headers {
+                let _ = writeln!(out, "  {name}: {value}");
+            }
+            if !response.body.is_empty() {
+                let note = if response.is_utf8() { "" } else { " (not valid UTF-8; shown lossily)" };
+                let _ = writeln!(out, "  body{note}:");
+                for line in clip(&response.text(), BODY_EXCERPT).lines() {
+                    let _ = writeln!(out, "    {line}");
+                }
+            }
+        }
+        None => {
+            let _ = writeln!(out, "response: none");
+        }
+    }
+    out
+}

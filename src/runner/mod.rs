@@ -1,0 +1,108 @@
+//! From cases to verdicts: planning trials (every case × format), running them ([`exec`]) and
+//! wrapping them as libtest-mimic trials, so `cargo test`, filters, `--list`, `--format json` and
+//! nextest work as with any Rust test.
+
+pub mod exec;
+pub mod message;
+
+use std::sync::{Arc, Mutex, OnceLock};
+
+use libtest_mimic::{Completion, Failed, Trial};
+
+pub use exec::{RunSettings, StepRecord, TrialOutcome, TrialSpec, Verdict, run_trial};
+
+use crate::case::{Case, Level};
+use crate::target::{Target, TargetKind};
+
+/// Every case in every format it lists, sorted by trial id.
+pub fn plan(cases: &[Case]) -> Vec<TrialSpec> {
+    let mut specs: Vec<TrialSpec> = cases
+        .iter()
+        .flat_map(|case| {
+            let case = Arc::new(case.clone());
+            case.def
+                .formats
+                .clone()
+                .into_iter()
+                .map(move |format| TrialSpec {
+                    id: format!("{}::{format}", case.id),
+                    case: case.clone(),
+                    format,
+                })
+        })
+        .collect();
+    specs.sort_by(|a, b| a.id.cmp(&b.id));
+    specs.dedup_by(|a, b| a.id == b.id);
+    specs
+}
+
+/// What decides, before running, whether a trial runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// Side-effecting trials may run against a remote target.
+    pub allow_side_effects: bool,
+}
+
+/// Why a trial will not run on this target under this policy, if it will not.
+pub fn skip_reason(spec: &TrialSpec, kind: TargetKind, policy: Policy) -> Option<String> {
+    if kind == TargetKind::Remote && spec.case.has_side_effects() && !policy.allow_side_effects {
+        return Some("safe mode: this case starts, stops or retries a job; pass --allow-side-effects to run it".into());
+    }
+    None
+}
+
+/// Shared by every trial of a run: the runtime, the target (set once it is up) and the outcomes.
+pub struct RunContext {
+    pub runtime: tokio::runtime::Handle,
+    pub target: OnceLock<Arc<Target>>,
+    pub settings: RunSettings,
+    pub policy: Policy,
+    pub outcomes: Mutex<Vec<(TrialSpec, TrialOutcome)>>,
+}
+
+impl RunContext {
+    /// A context whose target is set later (not at all for `--list`).
+    pub fn new(runtime: tokio::runtime::Handle, settings: RunSettings, policy: Policy) -> RunContext {
+        RunContext {
+            runtime,
+            target: OnceLock::new(),
+            settings,
+            policy,
+            outcomes: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Runs one trial and records its outcome.
+    fn run(&self, spec: &TrialSpec) -> Result<Completion, Failed> {
+        let Some(target) = self.target.get() else {
+            return Err("the target was not set up".into());
+        };
+        if let Some(reason) = skip_reason(spec, target.kind, self.policy) {
+            return Ok(Completion::ignored_with(reason));
+        }
+        let outcome = self.runtime.block_on(run_trial(spec, target, &self.settings));
+        let result = match &outcome.verdict {
+            Verdict::Passed => Ok(Completion::Completed),
+            Verdict::Ignored(reason) => Ok(Completion::ignored_with(reason)),
+            Verdict::Failed(message) => Err(Failed::from(message)),
+        };
+        self.outcomes.lock().unwrap_or_else(|e| e.into_inner()).push((spec.clone(), outcome));
+        result
+    }
+}
+
+/// The libtest-mimic trials for `specs`: named by trial id, with the level as the kind
+/// (`[must] jobs::retry::failed_job::xml`); `may` trials are ignored unless asked for.
+pub fn libtest_trials(specs: &[TrialSpec], context: &Arc<RunContext>) -> Vec<Trial> {
+    specs
+        .iter()
+        .map(|spec| {
+            let level = spec.case.def.level;
+            let context = context.clone();
+            let owned = spec.clone();
+            Trial::ignorable_test(spec.id.clone(), move || context.run(&owned))
+                .with_kind(level.name())
+                .with_ignored_flag(level == Level::May)
+        })
+        .collect()
+}

@@ -1,0 +1,187 @@
+//! Snapshots of normalised responses, stored by insta under `snapshots/`.
+//!
+//! Against the embedded fixture a snapshot is a golden file: a mismatch fails the trial, and insta's
+//! usual workflow applies (`.snap.new` files, `INSTA_UPDATE`, `cargo insta review`; nothing is
+//! written when `CI` is set). Against any other target the same comparison only reports how that
+//! server's rendering differs (design note 2), and never writes a file: the committed snapshots are
+//! the fixture's.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, Once};
+
+use crate::body::Format;
+
+/// How snapshots take part in a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotMode {
+    /// Golden files: a mismatch fails the trial (the fixture).
+    Assert,
+    /// Compare and report; never write (other targets, faulted fixtures).
+    Compare,
+    /// Not looked at.
+    Off,
+}
+
+/// The result of one snapshot comparison.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SnapshotResult {
+    Matched,
+    /// The stored snapshot differs; the unified diff (stored → actual).
+    Differs { name: String, diff: String },
+    /// No stored snapshot yet.
+    Missing { name: String },
+    NotChecked,
+}
+
+/// The snapshot store of a run.
+#[derive(Debug, Clone)]
+pub struct Snapshots {
+    dir: PathBuf,
+    mode: SnapshotMode,
+}
+
+/// The file name (without `.snap`) of a step's snapshot.
+pub fn snapshot_name(case_id: &str, snapshot: &str, format: Format) -> String {
+    format!("{}__{snapshot}__{format}", case_id.replace("::", "__"))
+}
+
+fn unified_diff(old: &str, new: &str) -> String {
+    similar::TextDiff::from_lines(old, new)
+        .unified_diff()
+        .context_radius(3)
+        .header("snapshot", "actual")
+        .to_string()
+}
+
+/// Keeps insta's own panic (which we turn into a trial failure) off stderr.
+fn quiet_insta_panics() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let payload = info
+                .payload()
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| info.payload().downcast_ref::<&str>().copied())
+                .unwrap_or("");
+            if !payload.starts_with("snapshot assertion for") {
+                previous(info);
+            }
+        }));
+    });
+}
+
+/// Records the diff insta computes, so it can travel in the failure message.
+#[derive(Clone)]
+struct DiffCapture(Arc<Mutex<Option<String>>>);
+
+impl insta::Comparator for DiffCapture {
+    fn matches(&self, reference: &insta::Snapshot, test: &insta::Snapshot) -> bool {
+        let ok = insta::DefaultComparator.matches(reference, test);
+        if !ok {
+            let old = reference.as_text().map(|t| t.to_string()).unwrap_or_default();
+            let new = test.as_text().map(|t| t.to_string()).unwrap_or_default();
+            *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(unified_diff(&old, &new));
+        }
+        ok
+    }
+
+    fn dyn_clone(&self) -> Box<dyn insta::Comparator> {
+        Box::new(self.clone())
+    }
+}
+
+impl Snapshots {
+    /// Snapshots in `dir`, used as `mode` says.
+    pub fn new(dir: impl Into<PathBuf>, mode: SnapshotMode) -> Snapshots {
+        Snapshots { dir: dir.into(), mode }
+    }
+
+    /// The mode in force.
+    pub fn mode(&self) -> SnapshotMode {
+        self.mode
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Compares `content` with the stored snapshot `name`.
+    pub fn check(&self, name: &str, content: &str, case_file: &Path, description: &str) -> SnapshotResult {
+        match self.mode {
+            SnapshotMode::Off => SnapshotResult::NotChecked,
+            SnapshotMode::Compare => self.compare(name, content),
+            SnapshotMode::Assert => self.assert(name, content, case_file, description),
+        }
+    }
+
+    fn compare(&self, name: &str, content: &str) -> SnapshotResult {
+        let file = self.dir.join(format!("{name}.snap"));
+        if !file.exists() {
+            return SnapshotResult::Missing { name: name.to_string() };
+        }
+        let stored = insta::Snapshot::from_file(&file)
+            .ok()
+            .and_then(|s| s.as_text().map(|t| t.to_string()))
+            .unwrap_or_default();
+        if stored.trim_end() == content.trim_end() {
+            SnapshotResult::Matched
+        } else {
+            SnapshotResult::Differs {
+                name: name.to_string(),
+                diff: unified_diff(&format!("{}\n", stored.trim_end()), &format!("{}\n", content.trim_end())),
+            }
+        }
+    }
+
+    fn assert(&self, name: &str, content: &str, case_file: &Path, description: &str) -> SnapshotResult {
+        quiet_insta_panics();
+        let existed = self.dir.join(format!("{name}.snap")).exists();
+        let slot = Arc::new(Mutex::new(None));
+        let mut settings = insta::Settings::clone_current();
+        settings.set_snapshot_path(&self.dir);
+        settings.set_prepend_module_to_snapshot(false);
+        settings.set_input_file(case_file);
+        settings.set_omit_expression(true);
+        settings.set_description(description);
+        settings.set_comparator(Box::new(DiffCapture(slot.clone())));
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            settings.bind(|| insta::assert_snapshot!(name, content));
+        }));
+        match outcome {
+            Ok(()) => SnapshotResult::Matched,
+            Err(_) if !existed => SnapshotResult::Missing { name: name.to_string() },
+            Err(_) => SnapshotResult::Differs {
+                name: name.to_string(),
+                diff: slot
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .take()
+                    .unwrap_or_else(|| "(insta reported a mismatch without a diff)".into()),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compare_mode_reports_differences_without_writing() {
+        let dir = std::env::temp_dir().join(format!("emconform-snap-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("a.snap"), "---\nsource: x\n---\nstatus: 202\n").unwrap();
+        let s = Snapshots::new(&dir, SnapshotMode::Compare);
+        assert_eq!(s.check("a", "status: 202\n", Path::new("c.toml"), ""), SnapshotResult::Matched);
+        match s.check("a", "status: 200\n", Path::new("c.toml"), "") {
+            SnapshotResult::Differs { diff, .. } => assert!(diff.contains("-status: 202\n+status: 200"), "{diff}"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(s.check("b", "x", Path::new("c.toml"), ""), SnapshotResult::Missing { name: "b".into() });
+        assert!(!dir.join("b.snap").exists() && !dir.join("b.snap.new").exists());
+    }
+}
