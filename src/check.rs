@@ -23,7 +23,11 @@ pub struct Mismatch {
 
 impl fmt::Display for Mismatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "✗ {}: expected {}, got {}", self.subject, self.expected, self.actual)?;
+        write!(
+            f,
+            "✗ {}: expected {}, got {}",
+            self.subject, self.expected, self.actual
+        )?;
         if let Some(loc) = &self.location {
             write!(f, "\n    at {loc}")?;
         }
@@ -48,7 +52,13 @@ fn quote_values(values: &[String]) -> String {
     match values {
         [] => "nothing".to_string(),
         [one] => format!("{:?}", clip(one, 200)),
-        many => format!("[{}]", many.iter().map(|v| format!("{:?}", clip(v, 80))).collect::<Vec<_>>().join(", ")),
+        many => format!(
+            "[{}]",
+            many.iter()
+                .map(|v| format!("{:?}", clip(v, 80)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
 }
 
@@ -76,7 +86,7 @@ fn test_predicate(
         }
         Predicate::Equals(t) => {
             let want = render(t)?;
-            if values.iter().any(|v| *v == want) {
+            if values.contains(&want) {
                 Ok(())
             } else {
                 Err((format!("{want:?}"), quote_values(values)))
@@ -87,7 +97,10 @@ fn test_predicate(
             if values.iter().any(|v| wants.contains(v)) {
                 Ok(())
             } else {
-                Err((format!("one of {}", quote_values(&wants)), quote_values(values)))
+                Err((
+                    format!("one of {}", quote_values(&wants)),
+                    quote_values(values),
+                ))
             }
         }
         Predicate::Contains(t) => {
@@ -99,21 +112,36 @@ fn test_predicate(
             }
         }
         Predicate::Matches(t) => {
-            let pattern = t.render_with(vars, regex::escape).map_err(|e| e.to_string())?;
-            let re = regex::Regex::new(&pattern).map_err(|e| format!("invalid pattern {pattern:?}: {e}"))?;
+            let pattern = t
+                .render_with(vars, regex::escape)
+                .map_err(|e| e.to_string())?;
+            let re = regex::Regex::new(&pattern)
+                .map_err(|e| format!("invalid pattern {pattern:?}: {e}"))?;
             if values.iter().any(|v| re.is_match(v)) {
                 Ok(())
             } else {
-                Err((format!("a value matching /{pattern}/"), quote_values(values)))
+                Err((
+                    format!("a value matching /{pattern}/"),
+                    quote_values(values),
+                ))
             }
         }
         Predicate::MediaType(t) => {
             let want = render(t)?;
-            let media = |v: &String| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            let media = |v: &String| {
+                v.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            };
             if values.iter().any(|v| media(v) == want.to_ascii_lowercase()) {
                 Ok(())
             } else {
-                Err((format!("media type {want:?} (parameters such as charset allowed)"), quote_values(values)))
+                Err((
+                    format!("media type {want:?} (parameters such as charset allowed)"),
+                    quote_values(values),
+                ))
             }
         }
     };
@@ -130,12 +158,22 @@ pub fn check_headers(
     let mut out = Vec::new();
     for a in asserts {
         let h = a.get_ref();
-        let values: Vec<String> = response.header_all(&h.name).into_iter().map(str::to_string).collect();
+        let values: Vec<String> = response
+            .header_all(&h.name)
+            .into_iter()
+            .map(str::to_string)
+            .collect();
         let location = Some(case.location(&a.span()));
         let subject = format!("header {}", h.name);
         match test_predicate(&h.predicate, &values, vars) {
             Ok(Ok(())) => {}
-            Ok(Err((expected, actual))) => out.push(Mismatch { subject, expected, actual, location, note: None }),
+            Ok(Err((expected, actual))) => out.push(Mismatch {
+                subject,
+                expected,
+                actual,
+                location,
+                note: None,
+            }),
             Err(problem) => out.push(Mismatch {
                 subject,
                 expected: "a usable assertion".into(),
@@ -149,7 +187,11 @@ pub fn check_headers(
 }
 
 /// Evaluates one body assertion; `Ok(())` when it holds or its `when` does not.
-pub fn eval_body_assert(doc: &Document, a: &BodyAssert, vars: &dyn Vars) -> Result<(), (String, String, String)> {
+pub fn eval_body_assert(
+    doc: &Document,
+    a: &BodyAssert,
+    vars: &dyn Vars,
+) -> Result<(), (String, String, String)> {
     if let Some(cond) = &a.when
         && eval_body_assert(doc, cond, vars).is_err()
     {
@@ -157,11 +199,18 @@ pub fn eval_body_assert(doc: &Document, a: &BodyAssert, vars: &dyn Vars) -> Resu
     }
     match &a.selector {
         Selector::Root { name, namespace } => match (doc.root(), doc) {
-            (Root::Element { name: got, namespace: ns }, _) => {
+            (
+                Root::Element {
+                    name: got,
+                    namespace: ns,
+                },
+                _,
+            ) => {
                 if got == *name && ns.as_deref() == Some(namespace.as_str()) {
                     Ok(())
                 } else {
-                    let shown_ns = ns.map_or("no namespace".to_string(), |n| format!("namespace {n}"));
+                    let shown_ns =
+                        ns.map_or("no namespace".to_string(), |n| format!("namespace {n}"));
                     Err((
                         "root element".into(),
                         format!("`{name}` in namespace {namespace}"),
@@ -178,7 +227,9 @@ pub fn eval_body_assert(doc: &Document, a: &BodyAssert, vars: &dyn Vars) -> Resu
         },
         Selector::Path(path) => {
             let subject = format!("body {path}");
-            let resolved = path.resolve(vars).map_err(|e| (subject.clone(), "a usable path".into(), e.to_string()))?;
+            let resolved = path
+                .resolve(vars)
+                .map_err(|e| (subject.clone(), "a usable path".into(), e.to_string()))?;
             let lookup = doc.select(&resolved, EM_NAMESPACE);
             match test_predicate(&a.predicate, &lookup.values, vars) {
                 Ok(Ok(())) => Ok(()),
@@ -215,7 +266,10 @@ pub fn check_body(
         }]
     };
     let Ok(text) = std::str::from_utf8(&response.body) else {
-        return whole(format!("{format} text in UTF-8"), "bytes that are not valid UTF-8".into());
+        return whole(
+            format!("{format} text in UTF-8"),
+            "bytes that are not valid UTF-8".into(),
+        );
     };
     if text.trim().is_empty() {
         return whole(format!("a {format} body"), "an empty body".into());
@@ -224,7 +278,10 @@ pub fn check_body(
         Ok(doc) => doc,
         Err(e) => {
             let ct = response.header("content-type").unwrap_or("none");
-            return whole(format!("a {format} body"), format!("{} (Content-Type: {ct})", e.message));
+            return whole(
+                format!("a {format} body"),
+                format!("{} (Content-Type: {ct})", e.message),
+            );
         }
     };
     let mut out = Vec::new();
@@ -250,9 +307,12 @@ pub fn body_satisfies(
     format: Format,
     vars: &dyn Vars,
 ) -> Result<bool, String> {
-    let text = std::str::from_utf8(&response.body).map_err(|_| "the body is not valid UTF-8".to_string())?;
+    let text = std::str::from_utf8(&response.body)
+        .map_err(|_| "the body is not valid UTF-8".to_string())?;
     let doc = Document::parse(text, format).map_err(|e| e.to_string())?;
-    Ok(asserts.iter().all(|a| eval_body_assert(&doc, a.get_ref(), vars).is_ok()))
+    Ok(asserts
+        .iter()
+        .all(|a| eval_body_assert(&doc, a.get_ref(), vars).is_ok()))
 }
 
 #[cfg(test)]
@@ -281,12 +341,22 @@ mod tests {
     fn mismatches(asserts: &str, body: &str, format: Format) -> Vec<Mismatch> {
         let case = case_with_body(asserts);
         let expect = &case.def.steps[0].expect.0[0];
-        check_body(&case, &expect.body, &response(body, format.mime()), format, &BTreeMap::new())
+        check_body(
+            &case,
+            &expect.body,
+            &response(body, format.mime()),
+            format,
+            &BTreeMap::new(),
+        )
     }
 
     #[test]
     fn root_without_namespace_shows_both_values() {
-        let m = mismatches("{ root = \"Task\" }", "<Task><State>Running</State></Task>", Format::Xml);
+        let m = mismatches(
+            "{ root = \"Task\" }",
+            "<Task><State>Running</State></Task>",
+            Format::Xml,
+        );
         assert_eq!(m.len(), 1);
         let shown = m[0].to_string();
         assert!(shown.contains("expected `Task` in namespace http://www.veeam.com/ent/v1.0, got `Task` in no namespace"), "{shown}");
@@ -297,8 +367,23 @@ mod tests {
     fn when_skips_conditional_assertions() {
         let asserts = "{ path = \"Result\", absent = true, when = { path = \"State\", equals = \"Running\" } }";
         let ns = "xmlns=\"http://www.veeam.com/ent/v1.0\"";
-        assert!(mismatches(asserts, &format!("<Task {ns}><State>Finished</State><Result/></Task>"), Format::Xml).is_empty());
-        assert_eq!(mismatches(asserts, &format!("<Task {ns}><State>Running</State><Result/></Task>"), Format::Xml).len(), 1);
+        assert!(
+            mismatches(
+                asserts,
+                &format!("<Task {ns}><State>Finished</State><Result/></Task>"),
+                Format::Xml
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            mismatches(
+                asserts,
+                &format!("<Task {ns}><State>Running</State><Result/></Task>"),
+                Format::Xml
+            )
+            .len(),
+            1
+        );
     }
 
     #[test]
@@ -307,7 +392,10 @@ mod tests {
         for (a, ok) in [
             ("{ path = \"State\", equals = \"Running\" }", true),
             ("{ path = \"State\", equals = \"Finished\" }", false),
-            ("{ path = \"State\", one_of = [\"Finished\", \"Running\"] }", true),
+            (
+                "{ path = \"State\", one_of = [\"Finished\", \"Running\"] }",
+                true,
+            ),
             ("{ path = \"State\", one_of = [\"Finished\"] }", false),
             ("{ path = \"State\", matches = \"^Run\" }", true),
             ("{ path = \"State\", matches = \"^Fin\" }", false),
@@ -326,7 +414,11 @@ mod tests {
     fn unreadable_bodies_fail_once_with_the_content_type() {
         let m = mismatches("{ root = \"Task\" }", "<html>oops", Format::Xml);
         assert_eq!(m.len(), 1);
-        assert!(m[0].actual.contains("Content-Type: application/xml"), "{}", m[0]);
+        assert!(
+            m[0].actual.contains("Content-Type: application/xml"),
+            "{}",
+            m[0]
+        );
         let m = mismatches("{ root = \"Task\" }", "", Format::Xml);
         assert_eq!(m[0].actual, "an empty body");
     }

@@ -30,10 +30,12 @@ const KEPT_HEADERS: [&str; 6] = [
 
 static TASK_ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\btask-[0-9]+\b").expect("valid"));
 static GUID: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b").expect("valid")
+    Regex::new(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
+        .expect("valid")
 });
 static TIME: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z?").expect("valid")
+    Regex::new(r"\b[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z?")
+        .expect("valid")
 });
 
 /// Turns the responses of one trial into stable text. One per trial: placeholders are numbered
@@ -51,7 +53,10 @@ impl Normalizer {
     /// `origin` is the target's `scheme://host:port`; `known` pairs a value with its placeholder
     /// (e.g. a job's GUID with `<job:failed>`).
     pub fn new(redactor: Redactor, origin: &str, known: Vec<(String, String)>) -> Normalizer {
-        let mut all = vec![(origin.trim_end_matches('/').to_string(), "<origin>".to_string())];
+        let mut all = vec![(
+            origin.trim_end_matches('/').to_string(),
+            "<origin>".to_string(),
+        )];
         all.extend(known.into_iter().filter(|(v, _)| !v.is_empty()));
         // Longest first, so a job name containing another is replaced whole.
         all.sort_by_key(|(v, _)| std::cmp::Reverse(v.len()));
@@ -100,7 +105,12 @@ impl Normalizer {
     }
 
     /// The normalised form of one exchange: request line, status, the headers that matter, body.
-    pub fn exchange(&mut self, request: &OutgoingRequest, response: &Response, format: Format) -> String {
+    pub fn exchange(
+        &mut self,
+        request: &OutgoingRequest,
+        response: &Response,
+        format: Format,
+    ) -> String {
         let mut out = String::new();
         let target = match request.url.query() {
             Some(q) => format!("{}?{q}", request.url.path()),
@@ -145,7 +155,10 @@ pub fn canonical_body(text: &str, format: Format) -> String {
     };
     match result {
         Ok(canonical) => canonical,
-        Err(e) => format!("(not well-formed {}: {e})\n{text}\n", format.name().to_uppercase()),
+        Err(e) => format!(
+            "(not well-formed {}: {e})\n{text}\n",
+            format.name().to_uppercase()
+        ),
     }
 }
 
@@ -164,6 +177,11 @@ fn fold_whitespace(s: &str) -> String {
 
 fn escape(s: &str) -> String {
     quick_xml::escape::escape(s).into_owned()
+}
+
+/// Text content only needs `<`, `>` and `&` escaped; quotes stay readable.
+fn escape_text(s: &str) -> String {
+    quick_xml::escape::partial_escape(s).into_owned()
 }
 
 fn write_element(out: &mut String, node: roxmltree::Node, parent_ns: Option<&str>, depth: usize) {
@@ -199,7 +217,11 @@ fn write_element(out: &mut String, node: roxmltree::Node, parent_ns: Option<&str
     if let [only] = children.as_slice()
         && only.is_text()
     {
-        let _ = writeln!(out, ">{}</{name}>", escape(&fold_whitespace(only.text().unwrap_or(""))));
+        let _ = writeln!(
+            out,
+            ">{}</{name}>",
+            escape_text(&fold_whitespace(only.text().unwrap_or("")))
+        );
         return;
     }
     out.push_str(">\n");
@@ -207,7 +229,11 @@ fn write_element(out: &mut String, node: roxmltree::Node, parent_ns: Option<&str
         if child.is_element() {
             write_element(out, child, ns, depth + 1);
         } else {
-            let _ = writeln!(out, "{indent}  {}", escape(&fold_whitespace(child.text().unwrap_or(""))));
+            let _ = writeln!(
+                out,
+                "{indent}  {}",
+                escape_text(&fold_whitespace(child.text().unwrap_or("")))
+            );
         }
     }
     let _ = writeln!(out, "{indent}</{name}>");
@@ -215,7 +241,8 @@ fn write_element(out: &mut String, node: roxmltree::Node, parent_ns: Option<&str
 
 /// JSON with object keys sorted and two-space indentation.
 pub fn canonical_json(text: &str) -> Result<String, String> {
-    let value: serde_json::Value = serde_json::from_str(strip_bom(text)).map_err(|e| e.to_string())?;
+    let value: serde_json::Value =
+        serde_json::from_str(strip_bom(text)).map_err(|e| e.to_string())?;
     let mut out = serde_json::to_string_pretty(&sort_keys(value)).map_err(|e| e.to_string())?;
     out.push('\n');
     Ok(out)
@@ -227,7 +254,12 @@ fn sort_keys(value: serde_json::Value) -> serde_json::Value {
         Value::Object(map) => {
             let mut entries: Vec<(String, Value)> = map.into_iter().collect();
             entries.sort_by(|a, b| a.0.cmp(&b.0));
-            Value::Object(entries.into_iter().map(|(k, v)| (k, sort_keys(v))).collect())
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k, sort_keys(v)))
+                    .collect(),
+            )
         }
         Value::Array(items) => Value::Array(items.into_iter().map(sort_keys).collect()),
         other => other,
@@ -265,9 +297,16 @@ mod tests {
 
     #[test]
     fn placeholders_keep_identity() {
-        let mut n = Normalizer::new(Redactor::new(), "http://127.0.0.1:4000", vec![("G1".into(), "<job:failed>".into())]);
+        let mut n = Normalizer::new(
+            Redactor::new(),
+            "http://127.0.0.1:4000",
+            vec![("G1".into(), "<job:failed>".into())],
+        );
         let out = n.text("http://127.0.0.1:4000/api/tasks/task-17 task-17 task-3 job G1 at 2026-11-01T02:00:00.25Z");
-        assert_eq!(out, "<origin>/api/tasks/<task-1> <task-1> <task-2> job <job:failed> at <time-1>");
+        assert_eq!(
+            out,
+            "<origin>/api/tasks/<task-1> <task-1> <task-2> job <job:failed> at <time-1>"
+        );
         assert_eq!(n.text("task-3 again"), "<task-2> again");
     }
 

@@ -28,9 +28,14 @@ pub enum SnapshotMode {
 pub enum SnapshotResult {
     Matched,
     /// The stored snapshot differs; the unified diff (stored → actual).
-    Differs { name: String, diff: String },
+    Differs {
+        name: String,
+        diff: String,
+    },
     /// No stored snapshot yet.
-    Missing { name: String },
+    Missing {
+        name: String,
+    },
     NotChecked,
 }
 
@@ -81,7 +86,10 @@ impl insta::Comparator for DiffCapture {
     fn matches(&self, reference: &insta::Snapshot, test: &insta::Snapshot) -> bool {
         let ok = insta::DefaultComparator.matches(reference, test);
         if !ok {
-            let old = reference.as_text().map(|t| t.to_string()).unwrap_or_default();
+            let old = reference
+                .as_text()
+                .map(|t| t.to_string())
+                .unwrap_or_default();
             let new = test.as_text().map(|t| t.to_string()).unwrap_or_default();
             *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(unified_diff(&old, &new));
         }
@@ -96,7 +104,10 @@ impl insta::Comparator for DiffCapture {
 impl Snapshots {
     /// Snapshots in `dir`, used as `mode` says.
     pub fn new(dir: impl Into<PathBuf>, mode: SnapshotMode) -> Snapshots {
-        Snapshots { dir: dir.into(), mode }
+        Snapshots {
+            dir: dir.into(),
+            mode,
+        }
     }
 
     /// The mode in force.
@@ -110,7 +121,13 @@ impl Snapshots {
     }
 
     /// Compares `content` with the stored snapshot `name`.
-    pub fn check(&self, name: &str, content: &str, case_file: &Path, description: &str) -> SnapshotResult {
+    pub fn check(
+        &self,
+        name: &str,
+        content: &str,
+        case_file: &Path,
+        description: &str,
+    ) -> SnapshotResult {
         match self.mode {
             SnapshotMode::Off => SnapshotResult::NotChecked,
             SnapshotMode::Compare => self.compare(name, content),
@@ -121,7 +138,9 @@ impl Snapshots {
     fn compare(&self, name: &str, content: &str) -> SnapshotResult {
         let file = self.dir.join(format!("{name}.snap"));
         if !file.exists() {
-            return SnapshotResult::Missing { name: name.to_string() };
+            return SnapshotResult::Missing {
+                name: name.to_string(),
+            };
         }
         let stored = insta::Snapshot::from_file(&file)
             .ok()
@@ -132,12 +151,21 @@ impl Snapshots {
         } else {
             SnapshotResult::Differs {
                 name: name.to_string(),
-                diff: unified_diff(&format!("{}\n", stored.trim_end()), &format!("{}\n", content.trim_end())),
+                diff: unified_diff(
+                    &format!("{}\n", stored.trim_end()),
+                    &format!("{}\n", content.trim_end()),
+                ),
             }
         }
     }
 
-    fn assert(&self, name: &str, content: &str, case_file: &Path, description: &str) -> SnapshotResult {
+    fn assert(
+        &self,
+        name: &str,
+        content: &str,
+        case_file: &Path,
+        description: &str,
+    ) -> SnapshotResult {
         quiet_insta_panics();
         let existed = self.dir.join(format!("{name}.snap")).exists();
         let slot = Arc::new(Mutex::new(None));
@@ -153,7 +181,9 @@ impl Snapshots {
         }));
         match outcome {
             Ok(()) => SnapshotResult::Matched,
-            Err(_) if !existed => SnapshotResult::Missing { name: name.to_string() },
+            Err(_) if !existed => SnapshotResult::Missing {
+                name: name.to_string(),
+            },
             Err(_) => SnapshotResult::Differs {
                 name: name.to_string(),
                 diff: slot
@@ -176,12 +206,20 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("a.snap"), "---\nsource: x\n---\nstatus: 202\n").unwrap();
         let s = Snapshots::new(&dir, SnapshotMode::Compare);
-        assert_eq!(s.check("a", "status: 202\n", Path::new("c.toml"), ""), SnapshotResult::Matched);
+        assert_eq!(
+            s.check("a", "status: 202\n", Path::new("c.toml"), ""),
+            SnapshotResult::Matched
+        );
         match s.check("a", "status: 200\n", Path::new("c.toml"), "") {
-            SnapshotResult::Differs { diff, .. } => assert!(diff.contains("-status: 202\n+status: 200"), "{diff}"),
+            SnapshotResult::Differs { diff, .. } => {
+                assert!(diff.contains("-status: 202\n+status: 200"), "{diff}")
+            }
             other => panic!("{other:?}"),
         }
-        assert_eq!(s.check("b", "x", Path::new("c.toml"), ""), SnapshotResult::Missing { name: "b".into() });
+        assert_eq!(
+            s.check("b", "x", Path::new("c.toml"), ""),
+            SnapshotResult::Missing { name: "b".into() }
+        );
         assert!(!dir.join("b.snap").exists() && !dir.join("b.snap.new").exists());
     }
 }

@@ -65,12 +65,14 @@ impl<'a> Document<'a> {
                     format: "XML",
                     message: e.to_string(),
                 }),
-            Format::Json => serde_json::from_str(text)
-                .map(Document::Json)
-                .map_err(|e| ParseError {
-                    format: "JSON",
-                    message: e.to_string(),
-                }),
+            Format::Json => {
+                serde_json::from_str(text)
+                    .map(Document::Json)
+                    .map_err(|e| ParseError {
+                        format: "JSON",
+                        message: e.to_string(),
+                    })
+            }
         }
     }
 
@@ -159,7 +161,11 @@ fn xml_children<'a, 'i>(
 
 fn xml_field(node: XmlNode, field: &Field, namespace: &str) -> Vec<String> {
     match field {
-        Field::Attribute(a) => node.attribute(a.as_str()).map(str::to_string).into_iter().collect(),
+        Field::Attribute(a) => node
+            .attribute(a.as_str())
+            .map(str::to_string)
+            .into_iter()
+            .collect(),
         Field::Child(c) => xml_children(node, c, namespace).map(xml_text).collect(),
     }
 }
@@ -184,9 +190,7 @@ fn xml_missing_element(parents: &[XmlNode], name: &str, namespace: &str, filtere
     }
     if let Some(other) = children.iter().find(|c| c.tag_name().name() == name) {
         return match other.tag_name().namespace() {
-            Some(ns) => format!(
-                "`{name}` is there but in namespace `{ns}`, not `{namespace}`"
-            ),
+            Some(ns) => format!("`{name}` is there but in namespace `{ns}`, not `{namespace}`"),
             None => format!("`{name}` is there but in no namespace, not in `{namespace}`"),
         };
     }
@@ -286,15 +290,12 @@ fn scalar_text(v: &Value) -> String {
 fn push_member<'v>(out: &mut Vec<JsonNode<'v>>, value: &'v Value) {
     match value {
         Value::Null => {}
-        Value::Array(items) => out.extend(
-            items
-                .iter()
-                .filter(|i| !i.is_null())
-                .map(|i| JsonNode {
-                    value: i,
-                    unnamed_item: true,
-                }),
-        ),
+        Value::Array(items) => {
+            out.extend(items.iter().filter(|i| !i.is_null()).map(|i| JsonNode {
+                value: i,
+                unnamed_item: true,
+            }))
+        }
         other => out.push(JsonNode {
             value: other,
             unnamed_item: false,
@@ -340,7 +341,10 @@ fn json_step<'v>(node: JsonNode<'v>, name: &str, element: bool, out: &mut Vec<Js
 
 fn json_field(node: JsonNode, field: &Field) -> Option<String> {
     match node.value {
-        Value::Object(map) => map.get(field.name()).filter(|v| !v.is_null()).map(scalar_text),
+        Value::Object(map) => map
+            .get(field.name())
+            .filter(|v| !v.is_null())
+            .map(scalar_text),
         _ => None,
     }
 }
@@ -379,7 +383,10 @@ fn json_missing(nodes: &[JsonNode], name: &str, filtered: bool) -> String {
     if !kinds.is_empty() && keys.is_empty() {
         return format!("no key `{name}`: the value there is {}", kinds[0]);
     }
-    format!("no key `{name}`; the keys are {}", list_names(keys.into_iter()))
+    format!(
+        "no key `{name}`; the keys are {}",
+        list_names(keys.into_iter())
+    )
 }
 
 fn select_json(root: &Value, path: &ResolvedPath) -> Lookup {
@@ -428,7 +435,10 @@ mod tests {
 
     fn select(text: &str, format: Format, path: &str) -> Lookup {
         let doc = Document::parse(text, format).expect("parses");
-        let path = BodyPath::parse(path).unwrap().resolve(&BTreeMap::new()).unwrap();
+        let path = BodyPath::parse(path)
+            .unwrap()
+            .resolve(&BTreeMap::new())
+            .unwrap();
         doc.select(&path, EM_NAMESPACE)
     }
 
@@ -451,7 +461,11 @@ mod tests {
                 select(text, format, r#"Links/Link[@Rel="Delete"]/@Href"#).values,
                 ["https://em/api/tasks/task-7"]
             );
-            assert!(select(text, format, "Links/Link[@Rel=\"Up\"]").values.is_empty());
+            assert!(
+                select(text, format, "Links/Link[@Rel=\"Up\"]")
+                    .values
+                    .is_empty()
+            );
         }
         assert_eq!(
             select(TASK_XML, Format::Xml, "Result/Message").values,
@@ -478,8 +492,12 @@ mod tests {
         );
         let wrapped = r#"{"Entities":{"Jobs":null,"BackupJobSessions":{"BackupJobSessions":[{"IsRetry":true}]}}}"#;
         assert_eq!(
-            select(wrapped, Format::Json, "Entities/BackupJobSessions/BackupJobSession/IsRetry")
-                .values,
+            select(
+                wrapped,
+                Format::Json,
+                "Entities/BackupJobSessions/BackupJobSession/IsRetry"
+            )
+            .values,
             ["true"]
         );
     }
@@ -490,7 +508,10 @@ mod tests {
         let l = select(camel, Format::Json, "TaskId");
         assert!(l.values.is_empty());
         let hint = l.hint.unwrap();
-        assert!(hint.contains("camelCase") && hint.contains("PascalCase"), "{hint}");
+        assert!(
+            hint.contains("camelCase") && hint.contains("PascalCase"),
+            "{hint}"
+        );
     }
 
     #[test]

@@ -15,7 +15,9 @@ pub use path::{BodyPath, ResolvedPath};
 pub const EM_NAMESPACE: &str = "http://www.veeam.com/ent/v1.0";
 
 /// A representation of a resource; a case runs once per format it lists.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, serde::Serialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     Xml,

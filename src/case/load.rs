@@ -7,7 +7,9 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::model::{CaseFile, Predicate, Selector, SessionChoice, Step, AcceptChoice, BodyAssert, CaptureSource};
+use super::model::{
+    AcceptChoice, BodyAssert, CaptureSource, CaseFile, Predicate, Selector, SessionChoice, Step,
+};
 use super::template::Template;
 use crate::roles::{JOB_ROLES, job_role};
 
@@ -58,7 +60,14 @@ impl fmt::Display for LoadError {
         if self.line == 0 {
             write!(f, "{}: {}", self.file.display(), self.message)?;
         } else {
-            write!(f, "{}:{}:{}: {}", self.file.display(), self.line, self.column, self.message)?;
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                self.file.display(),
+                self.line,
+                self.column,
+                self.message
+            )?;
         }
         if let Some(snippet) = &self.snippet {
             write!(f, "\n{snippet}")?;
@@ -114,12 +123,18 @@ impl LoadError {
 
 /// The case id for a file under `root`: path components joined by `::`, without `.toml`.
 pub fn case_id(root: &Path, file: &Path) -> Result<String, String> {
-    let rel = file.strip_prefix(root).map_err(|_| format!("{} is not under {}", file.display(), root.display()))?;
+    let rel = file
+        .strip_prefix(root)
+        .map_err(|_| format!("{} is not under {}", file.display(), root.display()))?;
     let rel = rel.with_extension("");
     let mut parts = Vec::new();
     for c in rel.components() {
         let part = c.as_os_str().to_str().ok_or("the path is not UTF-8")?;
-        if part.is_empty() || !part.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_') {
+        if part.is_empty()
+            || !part
+                .chars()
+                .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_')
+        {
             return Err(format!(
                 "{part:?} cannot be part of a case id: name case files and folders with lowercase letters, digits and `_`"
             ));
@@ -132,17 +147,25 @@ pub fn case_id(root: &Path, file: &Path) -> Result<String, String> {
 /// Finds and loads every `*.toml` under `root`, sorted by id. Returns every error, not just the first.
 pub fn load_cases(root: &Path) -> Result<Vec<Case>, Vec<LoadError>> {
     if !root.is_dir() {
-        return Err(vec![LoadError::whole(root, "the cases directory does not exist (give another with --cases DIR)")]);
+        return Err(vec![LoadError::whole(
+            root,
+            "the cases directory does not exist (give another with --cases DIR)",
+        )]);
     }
     let mut files = Vec::new();
     let mut errors = Vec::new();
     for entry in walkdir::WalkDir::new(root).sort_by_file_name() {
         match entry {
-            Ok(e) if e.file_type().is_file() && e.path().extension().is_some_and(|x| x == "toml") => {
+            Ok(e)
+                if e.file_type().is_file() && e.path().extension().is_some_and(|x| x == "toml") =>
+            {
                 files.push(e.into_path())
             }
             Ok(_) => {}
-            Err(e) => errors.push(LoadError::whole(root, format!("cannot read the cases directory: {e}"))),
+            Err(e) => errors.push(LoadError::whole(
+                root,
+                format!("cannot read the cases directory: {e}"),
+            )),
         }
     }
     if files.is_empty() && errors.is_empty() {
@@ -226,7 +249,11 @@ impl Scope<'_> {
                 return Err(format!(
                     "`{{{{{var}}}}}` is not defined here: it is not a built-in ({}), a `job.ROLE` of this case, or a value captured by an earlier step{}",
                     BUILTINS.join(", "),
-                    if RESPONSE_VARS.contains(&var) { " (`response.*` is only available in `expect`)" } else { "" }
+                    if RESPONSE_VARS.contains(&var) {
+                        " (`response.*` is only available in `expect`)"
+                    } else {
+                        ""
+                    }
                 ));
             }
         }
@@ -234,13 +261,20 @@ impl Scope<'_> {
     }
 
     fn job_var(&self, var: &str) -> Result<bool, String> {
-        let Some(rest) = var.strip_prefix("job.") else { return Ok(false) };
-        let role = rest.strip_suffix(".name").or_else(|| rest.strip_suffix(".uid")).unwrap_or(rest);
+        let Some(rest) = var.strip_prefix("job.") else {
+            return Ok(false);
+        };
+        let role = rest
+            .strip_suffix(".name")
+            .or_else(|| rest.strip_suffix(".uid"))
+            .unwrap_or(rest);
         if job_role(role).is_none() {
             return Err(format!("`{{{{{var}}}}}`: there is no job role `{role}`"));
         }
         if !self.roles.contains(role) {
-            return Err(format!("`{{{{{var}}}}}`: add \"{role}\" to the case's `jobs`"));
+            return Err(format!(
+                "`{{{{{var}}}}}`: add \"{role}\" to the case's `jobs`"
+            ));
         }
         Ok(true)
     }
@@ -249,7 +283,10 @@ impl Scope<'_> {
 fn check_body_assert(scope: &Scope, a: &BodyAssert, in_expect: bool) -> Result<(), String> {
     if let Selector::Path(p) = &a.selector {
         for var in p.vars() {
-            scope.check(&Template::literal(&format!("{{{{{var}}}}}")).clone_with_var(var), in_expect)?;
+            scope.check(
+                &Template::literal(&format!("{{{{{var}}}}}")).clone_with_var(var),
+                in_expect,
+            )?;
         }
     }
     if !matches!(a.selector, Selector::Root { .. }) {
@@ -273,26 +310,44 @@ impl Template {
 fn validate(case: &Case) -> Result<(), Invalid> {
     let def = &case.def;
     let spec = def.spec.get_ref();
-    let valid_spec = spec == "seed" || (!spec.is_empty() && spec.split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit())));
+    let valid_spec = spec == "seed"
+        || (!spec.is_empty()
+            && spec
+                .split('.')
+                .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit())));
     if !valid_spec {
-        return Err((def.spec.span(), format!("`spec` must be a section of em-rest-api.md such as \"2.2\" (or \"seed\"), not {spec:?}")));
+        return Err((
+            def.spec.span(),
+            format!(
+                "`spec` must be a section of em-rest-api.md such as \"2.2\" (or \"seed\"), not {spec:?}"
+            ),
+        ));
     }
     let mut roles = BTreeSet::new();
     for job in &def.jobs {
         let name = job.get_ref().as_str();
         if job_role(name).is_none() {
             let known: Vec<&str> = JOB_ROLES.iter().map(|r| r.name).collect();
-            return Err((job.span(), format!("unknown job role {name:?}; roles are {}", known.join(", "))));
+            return Err((
+                job.span(),
+                format!("unknown job role {name:?}; roles are {}", known.join(", ")),
+            ));
         }
         roles.insert(name);
     }
     if def.formats.is_empty() {
-        return Err((0..0, "`formats` is empty: list \"xml\", \"json\" or both".to_string()));
+        return Err((
+            0..0,
+            "`formats` is empty: list \"xml\", \"json\" or both".to_string(),
+        ));
     }
     if def.steps.is_empty() {
         return Err((0..0, "a case needs at least one `[[steps]]`".to_string()));
     }
-    let mut scope = Scope { roles, captures: BTreeSet::new() };
+    let mut scope = Scope {
+        roles,
+        captures: BTreeSet::new(),
+    };
     let mut outcomes: BTreeMap<&str, Vec<Option<&str>>> = BTreeMap::new();
     let mut snapshots = BTreeSet::new();
     for step in &def.steps {
@@ -322,13 +377,30 @@ fn validate_step<'c>(
     if let Some(when) = &step.when {
         let w = when.get_ref();
         match outcomes.get(w.step.as_str()) {
-            None => return Err((when.span(), format!("`when` names step {:?}, which does not come before this one", w.step))),
+            None => {
+                return Err((
+                    when.span(),
+                    format!(
+                        "`when` names step {:?}, which does not come before this one",
+                        w.step
+                    ),
+                ));
+            }
             Some(named) if !named.contains(&Some(w.outcome.as_str())) => {
                 let names: Vec<&str> = named.iter().flatten().copied().collect();
-                return Err((when.span(), format!(
-                    "step {:?} has no outcome {:?} (its outcomes: {})",
-                    w.step, w.outcome, if names.is_empty() { "none named".to_string() } else { names.join(", ") }
-                )));
+                return Err((
+                    when.span(),
+                    format!(
+                        "step {:?} has no outcome {:?} (its outcomes: {})",
+                        w.step,
+                        w.outcome,
+                        if names.is_empty() {
+                            "none named".to_string()
+                        } else {
+                            names.join(", ")
+                        }
+                    ),
+                ));
             }
             Some(_) => {}
         }
@@ -346,7 +418,9 @@ fn validate_step<'c>(
             _ => None,
         });
     for t in request_templates {
-        scope.check(t, false).map_err(|e| (step.path.span(), format!("in step {name:?}: {e}")))?;
+        scope
+            .check(t, false)
+            .map_err(|e| (step.path.span(), format!("in step {name:?}: {e}")))?;
     }
     if let Some(aw) = &step.await_ {
         if aw.until.is_empty() {
@@ -359,7 +433,12 @@ fn validate_step<'c>(
     if step.expect.0.len() > 1 {
         for e in &step.expect.0 {
             if e.outcome.is_none() {
-                return Err((e.status.span(), format!("step {name:?} has several `expect` alternatives: give each an `outcome` name")));
+                return Err((
+                    e.status.span(),
+                    format!(
+                        "step {name:?} has several `expect` alternatives: give each an `outcome` name"
+                    ),
+                ));
             }
         }
     }
@@ -369,23 +448,40 @@ fn validate_step<'c>(
             for t in h.get_ref().predicate.templates() {
                 scope.check(t, true).map_err(|msg| (h.span(), msg))?;
             }
-            if matches!(h.get_ref().predicate, Predicate::MediaType(_)) && !h.get_ref().name.eq_ignore_ascii_case("content-type") {
-                return Err((h.span(), "`media_type` applies to the Content-Type header".into()));
+            if matches!(h.get_ref().predicate, Predicate::MediaType(_))
+                && !h.get_ref().name.eq_ignore_ascii_case("content-type")
+            {
+                return Err((
+                    h.span(),
+                    "`media_type` applies to the Content-Type header".into(),
+                ));
             }
         }
         for b in &e.body {
             check_body_assert(scope, b.get_ref(), true).map_err(|msg| (b.span(), msg))?;
         }
         if e.empty && !e.body.is_empty() {
-            return Err((e.status.span(), "`empty = true` and body checks contradict each other".into()));
+            return Err((
+                e.status.span(),
+                "`empty = true` and body checks contradict each other".into(),
+            ));
         }
         for (cname, c) in &e.capture {
-            if BUILTINS.contains(&cname.as_str()) || cname.starts_with("job.") || cname.starts_with("response.") {
-                return Err((c.span(), format!("a capture cannot be called {cname:?}: that name is built in")));
+            if BUILTINS.contains(&cname.as_str())
+                || cname.starts_with("job.")
+                || cname.starts_with("response.")
+            {
+                return Err((
+                    c.span(),
+                    format!("a capture cannot be called {cname:?}: that name is built in"),
+                ));
             }
             if let CaptureSource::Body(p) = &c.get_ref().source {
                 for var in p.vars() {
-                    if !scope.captures.contains(var) && !BUILTINS.contains(&var) && !scope.job_var(var).unwrap_or(false) {
+                    if !scope.captures.contains(var)
+                        && !BUILTINS.contains(&var)
+                        && !scope.job_var(var).unwrap_or(false)
+                    {
                         return Err((c.span(), format!("`{{{{{var}}}}}` is not defined here")));
                     }
                 }
@@ -396,11 +492,21 @@ fn validate_step<'c>(
     scope.captures.extend(new_captures);
     if let Some(snap) = &step.snapshot {
         let s = snap.get_ref().as_str();
-        if s.is_empty() || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-            return Err((snap.span(), format!("snapshot name {s:?}: use letters, digits, `_` and `-`")));
+        if s.is_empty()
+            || !s
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err((
+                snap.span(),
+                format!("snapshot name {s:?}: use letters, digits, `_` and `-`"),
+            ));
         }
         if !snapshots.insert(s) {
-            return Err((snap.span(), format!("two steps use the snapshot name {s:?}")));
+            return Err((
+                snap.span(),
+                format!("two steps use the snapshot name {s:?}"),
+            ));
         }
     }
     Ok(())
@@ -458,34 +564,73 @@ expect = { status = 200 }
         let bad = GOOD.replace("status = 202", "statsu = 202");
         let err = load(&bad).unwrap_err();
         let shown = err.to_string();
-        assert!(shown.starts_with("cases/t/case.toml:15:1: unknown field `statsu`"), "{shown}");
+        assert!(
+            shown.starts_with("cases/t/case.toml:15:1: unknown field `statsu`"),
+            "{shown}"
+        );
         assert_eq!((err.line, err.column), (15, 1));
     }
 
     #[test]
     fn bad_values_point_at_the_value() {
         let cases = [
-            (GOOD.replace("status = 202", "status = 999"), "invalid status 999"),
-            (GOOD.replace("\"RetryJob\"", "\"{{nope}}\""), "`{{nope}}` is not defined here"),
-            (GOOD.replace("path = \"Operation\"", "path = \"@Op/x\""), "must be the last step"),
-            (GOOD.replace("[\"failed\"]", "[\"faild\"]"), "unknown job role \"faild\""),
-            (GOOD.replace("equals = \"RetryJob\"", "equals = \"RetryJob\", matches = \"x\""), "give only one of"),
-            (GOOD.replace("path = \"{{task}}\"", "path = \"{{later}}\""), "`{{later}}` is not defined here"),
-            (GOOD.replace("method = \"GET\"", "method = \"get\""), "invalid method"),
-            (GOOD.replace("spec = \"2.2\"", "spec = \"two\""), "`spec` must be a section"),
-            (GOOD.replace("{ root = \"Task\" },", "{ root = \"Task\", path = \"x\" },"), "exactly one of `root`, `path`, `link`"),
+            (
+                GOOD.replace("status = 202", "status = 999"),
+                "invalid status 999",
+            ),
+            (
+                GOOD.replace("\"RetryJob\"", "\"{{nope}}\""),
+                "`{{nope}}` is not defined here",
+            ),
+            (
+                GOOD.replace("path = \"Operation\"", "path = \"@Op/x\""),
+                "must be the last step",
+            ),
+            (
+                GOOD.replace("[\"failed\"]", "[\"faild\"]"),
+                "unknown job role \"faild\"",
+            ),
+            (
+                GOOD.replace(
+                    "equals = \"RetryJob\"",
+                    "equals = \"RetryJob\", matches = \"x\"",
+                ),
+                "give only one of",
+            ),
+            (
+                GOOD.replace("path = \"{{task}}\"", "path = \"{{later}}\""),
+                "`{{later}}` is not defined here",
+            ),
+            (
+                GOOD.replace("method = \"GET\"", "method = \"get\""),
+                "invalid method",
+            ),
+            (
+                GOOD.replace("spec = \"2.2\"", "spec = \"two\""),
+                "`spec` must be a section",
+            ),
+            (
+                GOOD.replace("{ root = \"Task\" },", "{ root = \"Task\", path = \"x\" },"),
+                "exactly one of `root`, `path`, `link`",
+            ),
         ];
         for (text, expected) in cases {
             let err = load(&text).unwrap_err();
             assert!(err.line > 0, "{err}");
-            assert!(err.to_string().contains(expected), "expected {expected:?} in:\n{err}");
+            assert!(
+                err.to_string().contains(expected),
+                "expected {expected:?} in:\n{err}"
+            );
         }
     }
 
     #[test]
     fn ids_come_from_paths() {
         let root = Path::new("cases");
-        assert_eq!(case_id(root, Path::new("cases/jobs/retry/failed_job.toml")).unwrap(), "jobs::retry::failed_job");
+        assert_eq!(
+            case_id(root, Path::new("cases/jobs/retry/failed_job.toml")).unwrap(),
+            "jobs::retry::failed_job"
+        );
         assert!(case_id(root, Path::new("cases/Jobs/x.toml")).is_err());
     }
 

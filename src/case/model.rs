@@ -4,15 +4,17 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use toml::Spanned;
 
 use super::template::Template;
-use crate::body::{BodyPath, Format, EM_NAMESPACE};
+use crate::body::{BodyPath, EM_NAMESPACE, Format};
 
 /// How strongly the spec backs what a case checks (design note 6).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, serde::Serialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
     /// Documented by Veeam: a server that differs is wrong.
@@ -223,7 +225,8 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
                 f.write_str("a table or an array of tables")
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                T::deserialize(de::value::MapAccessDeserializer::new(map)).map(|t| OneOrMany(vec![t]))
+                T::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(|t| OneOrMany(vec![t]))
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
                 let mut items = Vec::new();
@@ -254,12 +257,17 @@ pub enum StatusPattern {
 impl StatusPattern {
     fn parse_str(s: &str) -> Result<StatusPattern, String> {
         let bytes = s.as_bytes();
-        if bytes.len() == 3 && bytes[1..].eq_ignore_ascii_case(b"xx") && (b'1'..=b'5').contains(&bytes[0]) {
+        if bytes.len() == 3
+            && bytes[1..].eq_ignore_ascii_case(b"xx")
+            && (b'1'..=b'5').contains(&bytes[0])
+        {
             return Ok(StatusPattern::Class(u16::from(bytes[0] - b'0')));
         }
         match s.parse::<u16>() {
             Ok(code) => StatusPattern::code(i64::from(code)),
-            Err(_) => Err(format!("invalid status {s:?}: use a code such as 202 or a class such as \"4xx\"")),
+            Err(_) => Err(format!(
+                "invalid status {s:?}: use a code such as 202 or a class such as \"4xx\""
+            )),
         }
     }
 
@@ -267,7 +275,9 @@ impl StatusPattern {
         if (100..=599).contains(&code) {
             Ok(StatusPattern::Code(code as u16))
         } else {
-            Err(format!("invalid status {code}: must be between 100 and 599"))
+            Err(format!(
+                "invalid status {code}: must be between 100 and 599"
+            ))
         }
     }
 
@@ -312,13 +322,17 @@ impl<'de> Deserialize<'de> for StatusSet {
                 f.write_str("a status code (202), a class (\"4xx\") or a list of them")
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<StatusSet, E> {
-                StatusPattern::code(v).map(|p| StatusSet(vec![p])).map_err(E::custom)
+                StatusPattern::code(v)
+                    .map(|p| StatusSet(vec![p]))
+                    .map_err(E::custom)
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<StatusSet, E> {
                 self.visit_i64(i64::try_from(v).unwrap_or(i64::MAX))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<StatusSet, E> {
-                StatusPattern::parse_str(v).map(|p| StatusSet(vec![p])).map_err(E::custom)
+                StatusPattern::parse_str(v)
+                    .map(|p| StatusSet(vec![p]))
+                    .map_err(E::custom)
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<StatusSet, A::Error> {
                 let mut out = Vec::new();
@@ -370,9 +384,11 @@ pub struct Await {
 
 fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
     let s = String::deserialize(d)?;
-    humantime::parse_duration(&s)
-        .map(Some)
-        .map_err(|e| de::Error::custom(format!("invalid duration {s:?}: {e} (write e.g. \"30s\", \"2m\")")))
+    humantime::parse_duration(&s).map(Some).map_err(|e| {
+        de::Error::custom(format!(
+            "invalid duration {s:?}: {e} (write e.g. \"30s\", \"2m\")"
+        ))
+    })
 }
 
 /// What is expected of the value(s) a selector found.
@@ -394,7 +410,10 @@ impl Predicate {
     pub fn templates(&self) -> Vec<&Template> {
         match self {
             Predicate::Present(_) => Vec::new(),
-            Predicate::Equals(t) | Predicate::Matches(t) | Predicate::Contains(t) | Predicate::MediaType(t) => vec![t],
+            Predicate::Equals(t)
+            | Predicate::Matches(t)
+            | Predicate::Contains(t)
+            | Predicate::MediaType(t) => vec![t],
             Predicate::OneOf(ts) => ts.iter().collect(),
         }
     }
@@ -427,7 +446,9 @@ impl RawPredicate {
         }
         if let Some(t) = self.matches {
             // Check the pattern now, with placeholders standing in as plain text.
-            let probe = t.render_with(&AnyVars, |_| "x".to_string()).unwrap_or_default();
+            let probe = t
+                .render_with(&AnyVars, |_| "x".to_string())
+                .unwrap_or_default();
             regex::Regex::new(&probe).map_err(|e| format!("invalid pattern in `matches`: {e}"))?;
             found.push(Predicate::Matches(t));
         }
@@ -477,7 +498,11 @@ impl<'de> Deserialize<'de> for HeaderAssert {
         let table = toml::Table::deserialize(d)?;
         let name = match table.get("name") {
             Some(toml::Value::String(s)) => s.clone(),
-            _ => return Err(de::Error::custom("a header check needs `name = \"Header-Name\"`")),
+            _ => {
+                return Err(de::Error::custom(
+                    "a header check needs `name = \"Header-Name\"`",
+                ));
+            }
         };
         let mut rest = table.clone();
         rest.remove("name");
@@ -523,31 +548,50 @@ fn take_string(table: &mut toml::Table, key: &str) -> Result<Option<String>, Str
     match table.remove(key) {
         None => Ok(None),
         Some(toml::Value::String(s)) => Ok(Some(s)),
-        Some(other) => Err(format!("`{key}` must be a string, not {}", other.type_str())),
+        Some(other) => Err(format!(
+            "`{key}` must be a string, not {}",
+            other.type_str()
+        )),
     }
 }
 
 fn body_assert_from_table(mut table: toml::Table) -> Result<BodyAssert, String> {
-    let given: Vec<&str> = SELECTOR_KEYS.iter().copied().filter(|k| table.contains_key(*k)).collect();
+    let given: Vec<&str> = SELECTOR_KEYS
+        .iter()
+        .copied()
+        .filter(|k| table.contains_key(*k))
+        .collect();
     if given.len() != 1 {
         return Err(format!(
             "a body check needs exactly one of `root`, `path`, `link` (found {})",
-            if given.is_empty() { "none".to_string() } else { given.join(", ") }
+            if given.is_empty() {
+                "none".to_string()
+            } else {
+                given.join(", ")
+            }
         ));
     }
     let note = take_string(&mut table, "note")?;
     let when = match table.remove("when") {
         None => None,
-        Some(toml::Value::Table(t)) => Some(Box::new(body_assert_from_table(t).map_err(|e| format!("in `when`: {e}"))?)),
+        Some(toml::Value::Table(t)) => Some(Box::new(
+            body_assert_from_table(t).map_err(|e| format!("in `when`: {e}"))?,
+        )),
         Some(other) => return Err(format!("`when` must be a table, not {}", other.type_str())),
     };
     if let Some(root) = take_string(&mut table, "root")? {
-        let namespace = take_string(&mut table, "namespace")?.unwrap_or_else(|| EM_NAMESPACE.to_string());
+        let namespace =
+            take_string(&mut table, "namespace")?.unwrap_or_else(|| EM_NAMESPACE.to_string());
         if let Some(key) = table.keys().next() {
-            return Err(format!("unknown field `{key}` in a `root` check, expected `namespace`, `note` or `when`"));
+            return Err(format!(
+                "unknown field `{key}` in a `root` check, expected `namespace`, `note` or `when`"
+            ));
         }
         return Ok(BodyAssert {
-            selector: Selector::Root { name: root, namespace },
+            selector: Selector::Root {
+                name: root,
+                namespace,
+            },
             predicate: Predicate::Present(true),
             when,
             note,
@@ -562,7 +606,12 @@ fn body_assert_from_table(mut table: toml::Table) -> Result<BodyAssert, String> 
     let predicate = RawPredicate::deserialize(toml::Value::Table(table))
         .map_err(|e| e.message().to_string())?
         .into_predicate(false)?;
-    Ok(BodyAssert { selector: Selector::Path(path), predicate, when, note })
+    Ok(BodyAssert {
+        selector: Selector::Path(path),
+        predicate,
+        when,
+        note,
+    })
 }
 
 /// Where a captured value comes from.
@@ -597,20 +646,31 @@ impl<'de> Deserialize<'de> for Capture {
         let source = match (raw.header, raw.path) {
             (Some(h), None) => CaptureSource::Header(h),
             (None, Some(p)) => CaptureSource::Body(p),
-            _ => return Err(de::Error::custom("a capture needs exactly one of `header` or `path`")),
+            _ => {
+                return Err(de::Error::custom(
+                    "a capture needs exactly one of `header` or `path`",
+                ));
+            }
         };
         let pattern = match raw.pattern {
             None => None,
             Some(p) => {
-                let re = regex::Regex::new(&p).map_err(|e| de::Error::custom(format!("invalid `pattern`: {e}")))?;
+                let re = regex::Regex::new(&p)
+                    .map_err(|e| de::Error::custom(format!("invalid `pattern`: {e}")))?;
                 if re.captures_len() < 2 {
-                    return Err(de::Error::custom("`pattern` needs a group `( )` around the part to keep"));
+                    return Err(de::Error::custom(
+                        "`pattern` needs a group `( )` around the part to keep",
+                    ));
                 }
                 Some(re)
             }
         };
         let secret = raw.secret
             || matches!(&source, CaptureSource::Header(h) if h.eq_ignore_ascii_case("X-RestSvcSessionId"));
-        Ok(Capture { source, pattern, secret })
+        Ok(Capture {
+            source,
+            pattern,
+            secret,
+        })
     }
 }

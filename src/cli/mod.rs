@@ -50,16 +50,24 @@ pub struct JobArg {
 }
 
 fn parse_job_arg(s: &str) -> Result<JobArg, String> {
-    let (role, id) = s.split_once('=').ok_or("expected ROLE=ID, e.g. failed=78c3919c-54d7-43fe-b047-485d3566f11f")?;
+    let (role, id) = s
+        .split_once('=')
+        .ok_or("expected ROLE=ID, e.g. failed=78c3919c-54d7-43fe-b047-485d3566f11f")?;
     if job_role(role).is_none() {
         let roles: Vec<&str> = crate::roles::JOB_ROLES.iter().map(|r| r.name).collect();
-        return Err(format!("unknown role {role:?}; roles are {}", roles.join(", ")));
+        return Err(format!(
+            "unknown role {role:?}; roles are {}",
+            roles.join(", ")
+        ));
     }
     let id = id.trim().trim_start_matches("urn:veeam:Job:");
     if uuid::Uuid::parse_str(id).is_err() {
         return Err(format!("{id:?} is not a job GUID"));
     }
-    Ok(JobArg { role: role.to_string(), id: id.to_ascii_lowercase() })
+    Ok(JobArg {
+        role: role.to_string(),
+        id: id.to_ascii_lowercase(),
+    })
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -82,7 +90,12 @@ pub struct RunArgs {
     #[arg(long, env = "EMCONFORM_INSECURE")]
     pub insecure: bool,
     /// Trust the certificate(s) in this PEM file (e.g. the server's self-signed certificate)
-    #[arg(long, env = "EMCONFORM_CA_CERT", value_name = "FILE", conflicts_with = "insecure")]
+    #[arg(
+        long,
+        env = "EMCONFORM_CA_CERT",
+        value_name = "FILE",
+        conflicts_with = "insecure"
+    )]
     pub ca_cert: Option<PathBuf>,
     /// Which job plays which role on the target (repeatable)
     #[arg(long = "job", value_name = "ROLE=ID", value_parser = parse_job_arg)]
@@ -91,10 +104,20 @@ pub struct RunArgs {
     #[arg(long, env = "EMCONFORM_ALLOW_SIDE_EFFECTS")]
     pub allow_side_effects: bool,
     /// API version to log on with (`latest`, `v1_7`, ...)
-    #[arg(long, env = "EMCONFORM_API_VERSION", default_value = "latest", value_name = "VERSION")]
+    #[arg(
+        long,
+        env = "EMCONFORM_API_VERSION",
+        default_value = "latest",
+        value_name = "VERSION"
+    )]
     pub api_version: String,
     /// Start the embedded fixture with this deliberate deviation from the spec
-    #[arg(long, env = "EMCONFORM_FAULT", value_name = "NAME", conflicts_with = "target")]
+    #[arg(
+        long,
+        env = "EMCONFORM_FAULT",
+        value_name = "NAME",
+        conflicts_with = "target"
+    )]
     pub fault: Option<String>,
     /// Directory of case files
     #[arg(long, env = "EMCONFORM_CASES", value_name = "DIR")]
@@ -131,6 +154,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cli, clap::Erro
 
 /// Entry point shared by the binary and the `cargo test` harness.
 pub fn main_with(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    restore_sigpipe();
     let cli = match parse(args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -143,6 +167,16 @@ pub fn main_with(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     }
 }
 
+/// Lets `emconform --list | head` end quietly, as command-line tools do, instead of panicking on
+/// a closed pipe (Rust ignores SIGPIPE by default, and libtest-mimic unwraps its writes).
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called at the start of `main`, before any thread exists; SIG_DFL is always valid.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,14 +185,30 @@ mod tests {
     fn job_args_are_checked() {
         let j = parse_job_arg("failed=urn:veeam:Job:78C3919C-54D7-43FE-B047-485D3566F11F").unwrap();
         assert_eq!(j.id, "78c3919c-54d7-43fe-b047-485d3566f11f");
-        assert!(parse_job_arg("faild=78c3919c-54d7-43fe-b047-485d3566f11f").unwrap_err().contains("unknown role"));
+        assert!(
+            parse_job_arg("faild=78c3919c-54d7-43fe-b047-485d3566f11f")
+                .unwrap_err()
+                .contains("unknown role")
+        );
         assert!(parse_job_arg("failed").is_err());
         assert!(parse_job_arg("failed=42").is_err());
     }
 
     #[test]
     fn own_options_and_libtest_options_share_a_command_line() {
-        let cli = parse(["emconform", "--target", "https://em:9398/api", "--exact", "retry", "--test-threads", "1"].map(OsString::from)).unwrap();
+        let cli = parse(
+            [
+                "emconform",
+                "--target",
+                "https://em:9398/api",
+                "--exact",
+                "retry",
+                "--test-threads",
+                "1",
+            ]
+            .map(OsString::from),
+        )
+        .unwrap();
         assert_eq!(cli.run.target.as_deref(), Some("https://em:9398/api"));
         assert!(cli.run.libtest.exact);
         assert_eq!(cli.run.libtest.filter.as_deref(), Some("retry"));

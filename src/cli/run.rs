@@ -10,23 +10,13 @@ use url::Url;
 
 use super::{EXIT_USAGE, PROJECT_ROOT, RunArgs};
 use crate::case::{Level, load_cases};
-use crate::fixture::{Fault, Fixture, FixtureOptions};
+use crate::fixture::{Fault, FixtureOptions, Profile};
 use crate::http::{HttpClient, HttpConfig, Trust};
 use crate::roles::JobInfo;
 use crate::runner::{self, Policy, RunContext, RunSettings, TrialOutcome, TrialSpec, Verdict};
 use crate::secret::{Credentials, Redactor};
 use crate::snapshot::{SnapshotMode, Snapshots};
-use crate::target::{Target, TargetKind, session};
-
-/// A problem that stops the run before any trial (exit status 2).
-#[derive(Debug)]
-pub struct SetupError(pub String);
-
-impl<E: std::fmt::Display> From<E> for SetupError {
-    fn from(e: E) -> Self {
-        SetupError(e.to_string())
-    }
-}
+use crate::target::{SetupError, Target, TargetKind, session, start_fixture};
 
 fn usage_error(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("emconform: {message}");
@@ -35,14 +25,22 @@ fn usage_error(message: impl std::fmt::Display) -> ExitCode {
 
 /// The directory an option names, or the project's own.
 fn dir_or_default(given: &Option<PathBuf>, name: &str) -> PathBuf {
-    given.clone().unwrap_or_else(|| Path::new(PROJECT_ROOT).join(name))
+    given
+        .clone()
+        .unwrap_or_else(|| Path::new(PROJECT_ROOT).join(name))
 }
 
 /// Tells insta where the project is and keeps its own printing out of libtest's output (the diff
 /// travels in the failure message instead). Called before any thread starts.
 fn configure_insta(snapshots: &Path) {
-    let root = snapshots.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
-    for (key, value) in [("INSTA_OUTPUT", PathBuf::from("none")), ("INSTA_WORKSPACE_ROOT", root)] {
+    let root = snapshots
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    for (key, value) in [
+        ("INSTA_OUTPUT", PathBuf::from("none")),
+        ("INSTA_WORKSPACE_ROOT", root),
+    ] {
         if std::env::var_os(key).is_none() {
             // SAFETY: called from `main`'s thread before any other thread exists.
             unsafe { std::env::set_var(key, value) };
@@ -52,12 +50,19 @@ fn configure_insta(snapshots: &Path) {
 
 /// Normalises a `--target` value to an API base ending in `/api/`.
 pub fn api_base(target: &str) -> Result<Url, SetupError> {
-    let mut url = Url::parse(target).map_err(|e| SetupError(format!("--target {target:?} is not a URL: {e}")))?;
+    let mut url = Url::parse(target)
+        .map_err(|e| SetupError::Config(format!("--target {target:?} is not a URL: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(SetupError(format!("--target must be an http:// or https:// URL, not {target:?}")));
+        return Err(SetupError::Config(format!(
+            "--target must be an http:// or https:// URL, not {target:?}"
+        )));
     }
     let path = url.path().trim_end_matches('/').to_string();
-    let path = if path.ends_with("/api") { path } else { format!("{path}/api") };
+    let path = if path.ends_with("/api") {
+        path
+    } else {
+        format!("{path}/api")
+    };
     url.set_path(&format!("{path}/"));
     url.set_query(None);
     Ok(url)
@@ -72,58 +77,95 @@ fn settings(args: &RunArgs, remote: bool, snapshots: Snapshots) -> (HttpConfig, 
     };
     let http = HttpConfig {
         connect_timeout: args.connect_timeout.unwrap_or(Duration::from_secs(10)),
-        request_timeout: args.request_timeout.unwrap_or(Duration::from_secs(if remote { 60 } else { 10 })),
+        request_timeout: args
+            .request_timeout
+            .unwrap_or(Duration::from_secs(if remote { 60 } else { 10 })),
         max_body_bytes: args.max_body_bytes,
         trust,
     };
     let run = RunSettings {
-        await_deadline: args.await_deadline.unwrap_or(Duration::from_secs(if remote { 600 } else { 10 })),
-        poll_initial: if remote { Duration::from_millis(500) } else { Duration::ZERO },
-        poll_max: if remote { Duration::from_secs(10) } else { Duration::from_millis(50) },
+        await_deadline: args
+            .await_deadline
+            .unwrap_or(Duration::from_secs(if remote { 600 } else { 10 })),
+        poll_initial: if remote {
+            Duration::from_millis(500)
+        } else {
+            Duration::ZERO
+        },
+        poll_max: if remote {
+            Duration::from_secs(10)
+        } else {
+            Duration::from_millis(50)
+        },
         snapshots,
     };
     (http, run)
 }
 
 /// Starts the fixture, or logs on to the remote target.
-async fn set_up_target(args: &RunArgs, http_config: HttpConfig, redactor: &Redactor) -> Result<Target, SetupError> {
+async fn set_up_target(
+    args: &RunArgs,
+    http_config: HttpConfig,
+    redactor: &Redactor,
+) -> Result<Target, SetupError> {
+    let Some(target) = &args.target else {
+        let fault = match &args.fault {
+            None => None,
+            Some(name) => Some(Fault::by_name(name).ok_or_else(|| {
+                let names: Vec<&str> = crate::fixture::FAULTS.iter().map(|f| f.name).collect();
+                SetupError::Config(format!(
+                    "unknown fault {name:?}; faults are: {}",
+                    names.join(", ")
+                ))
+            })?),
+        };
+        let options = FixtureOptions {
+            fault,
+            ..FixtureOptions::default()
+        };
+        return start_fixture(
+            options,
+            Profile::default(),
+            http_config,
+            redactor,
+            &args.api_version,
+        )
+        .await;
+    };
     let http = HttpClient::new(http_config)?;
-    match &args.target {
-        None => {
-            let fault = match &args.fault {
-                None => None,
-                Some(name) => Some(Fault::by_name(name).ok_or_else(|| {
-                    let names: Vec<&str> = crate::fixture::FAULTS.iter().map(|f| f.name).collect();
-                    SetupError(format!("unknown fault {name:?}; faults are: {}", names.join(", ")))
-                })?),
-            };
-            let fixture = Fixture::start(FixtureOptions { fault, ..FixtureOptions::default() }).await?;
-            let credentials = fixture.credentials();
-            let session = session::logon(&http, &fixture.api_base(), &credentials, &args.api_version, redactor).await?;
-            Ok(Target::fixture(fixture, http, session, redactor.clone(), &args.api_version))
-        }
-        Some(target) => {
-            let base = api_base(target)?;
-            let user = args.user.clone().ok_or_else(|| SetupError("--target needs --user NAME".into()))?;
-            let var = args.password_env.clone().ok_or_else(|| {
-                SetupError("--target needs --password-env VAR (the name of an environment variable holding the password)".into())
-            })?;
-            let password = std::env::var(&var)
-                .map_err(|_| SetupError(format!("--password-env {var}: the environment variable {var} is not set")))?;
-            let credentials = Credentials::new(user, password);
-            if args.insecure {
-                eprintln!("emconform: warning: --insecure: the server's TLS certificate is not verified");
-            }
-            let session = session::logon(&http, &base, &credentials, &args.api_version, redactor).await?;
-            let mut jobs: BTreeMap<String, Vec<JobInfo>> = BTreeMap::new();
-            for j in &args.jobs {
-                jobs.entry(j.role.clone())
-                    .or_default()
-                    .push(JobInfo::new(j.id.clone(), format!("job {}", j.id)));
-            }
-            Ok(Target::remote(base, http, credentials, session, redactor.clone(), &args.api_version, jobs))
-        }
+    let base = api_base(target)?;
+    let user = args
+        .user
+        .clone()
+        .ok_or_else(|| SetupError::Config("--target needs --user NAME".into()))?;
+    let var = args.password_env.clone().ok_or_else(|| {
+        SetupError::Config("--target needs --password-env VAR (the name of an environment variable holding the password)".into())
+    })?;
+    let password = std::env::var(&var).map_err(|_| {
+        SetupError::Config(format!(
+            "--password-env {var}: the environment variable {var} is not set"
+        ))
+    })?;
+    let credentials = Credentials::new(user, password);
+    if args.insecure {
+        eprintln!("emconform: warning: --insecure: the server's TLS certificate is not verified");
     }
+    let session = session::logon(&http, &base, &credentials, &args.api_version, redactor).await?;
+    let mut jobs: BTreeMap<String, Vec<JobInfo>> = BTreeMap::new();
+    for j in &args.jobs {
+        jobs.entry(j.role.clone())
+            .or_default()
+            .push(JobInfo::new(j.id.clone(), format!("job {}", j.id)));
+    }
+    Ok(Target::remote(
+        base,
+        http,
+        credentials,
+        session,
+        redactor.clone(),
+        &args.api_version,
+        jobs,
+    ))
 }
 
 /// Prints, on stderr (stdout belongs to libtest's formats), the results per level.
@@ -138,10 +180,21 @@ fn print_level_summary(outcomes: &[(TrialSpec, TrialOutcome)]) {
         if of_level.is_empty() {
             continue;
         }
-        let passed = of_level.iter().filter(|v| matches!(v, Verdict::Passed)).count();
-        let failed = of_level.iter().filter(|v| matches!(v, Verdict::Failed(_))).count();
-        let ignored = of_level.iter().filter(|v| matches!(v, Verdict::Ignored(_))).count();
-        parts.push(format!("{level}: {passed} passed, {failed} failed, {ignored} ignored"));
+        let passed = of_level
+            .iter()
+            .filter(|v| matches!(v, Verdict::Passed))
+            .count();
+        let failed = of_level
+            .iter()
+            .filter(|v| matches!(v, Verdict::Failed(_)))
+            .count();
+        let ignored = of_level
+            .iter()
+            .filter(|v| matches!(v, Verdict::Ignored(_)))
+            .count();
+        parts.push(format!(
+            "{level}: {passed} passed, {failed} failed, {ignored} ignored"
+        ));
     }
     if !parts.is_empty() {
         eprintln!("emconform: {}", parts.join("; "));
@@ -159,7 +212,10 @@ pub fn run_suite(mut args: RunArgs) -> ExitCode {
             for e in &errors {
                 eprintln!("error: {e}");
             }
-            return usage_error(format!("{} case file error(s); nothing was run", errors.len()));
+            return usage_error(format!(
+                "{} case file error(s); nothing was run",
+                errors.len()
+            ));
         }
     };
     let specs = runner::plan(&cases);
@@ -172,12 +228,22 @@ pub fn run_suite(mut args: RunArgs) -> ExitCode {
     if args.libtest.test_threads.is_none() {
         args.libtest.test_threads = Some(if remote { 4 } else { 8 });
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => return usage_error(format!("cannot start the async runtime: {e}")),
     };
-    let policy = Policy { allow_side_effects: args.allow_side_effects };
-    let context = Arc::new(RunContext::new(runtime.handle().clone(), run_settings, policy));
+    let policy = Policy {
+        allow_side_effects: args.allow_side_effects,
+    };
+    let context = Arc::new(RunContext::new(
+        runtime.handle().clone(),
+        run_settings,
+        policy,
+    ));
     let trials = runner::libtest_trials(&specs, &context);
     if args.libtest.list {
         let _ = libtest_mimic::run(&args.libtest, trials);
@@ -186,14 +252,17 @@ pub fn run_suite(mut args: RunArgs) -> ExitCode {
     let redactor = Redactor::new();
     let target = match runtime.block_on(set_up_target(&args, http_config, &redactor)) {
         Ok(t) => Arc::new(t),
-        Err(e) => return usage_error(redactor.redact(&e.0)),
+        Err(e) => return usage_error(redactor.redact(&e.to_string())),
     };
     if target.kind == TargetKind::Remote {
-        eprintln!("emconform: target {} (logged on as {})", target.api_base, target.credentials.user);
+        eprintln!(
+            "emconform: target {} (logged on as {})",
+            target.api_base, target.credentials.user
+        );
     }
     let _ = context.target.set(target.clone());
     let conclusion = libtest_mimic::run(&args.libtest, trials);
-    if let Err(problem) = runtime.block_on(session::logout(&target.http, target.session())) {
+    if let Err(problem) = runtime.block_on(target.logout()) {
         eprintln!("emconform: warning: {}", redactor.redact(&problem));
     }
     let outcomes = context.outcomes.lock().unwrap_or_else(|e| e.into_inner());
@@ -211,7 +280,10 @@ mod tests {
             ("https://em:9398/api", "https://em:9398/api/"),
             ("https://em:9398/api/", "https://em:9398/api/"),
             ("https://em:9398", "https://em:9398/api/"),
-            ("http://127.0.0.1:8080/proxy/api?x=1", "http://127.0.0.1:8080/proxy/api/"),
+            (
+                "http://127.0.0.1:8080/proxy/api?x=1",
+                "http://127.0.0.1:8080/proxy/api/",
+            ),
         ] {
             assert_eq!(api_base(given).unwrap().as_str(), base);
         }

@@ -16,7 +16,9 @@ pub fn curl_line(req: &OutgoingRequest, trust: &Trust) -> String {
     let mut parts = vec!["curl -sS -i".to_string()];
     match trust {
         Trust::Platform => {}
-        Trust::CaCert(path) => parts.push(format!("--cacert {}", quote(&path.display().to_string()))),
+        Trust::CaCert(path) => {
+            parts.push(format!("--cacert {}", quote(&path.display().to_string())))
+        }
         Trust::Insecure => parts.push("--insecure".to_string()),
     }
     if req.method != "GET" || req.body.is_some() {
@@ -32,7 +34,10 @@ pub fn curl_line(req: &OutgoingRequest, trust: &Trust) -> String {
     if let Some(body) = &req.body
         && !body.is_empty()
     {
-        parts.push(format!("--data-binary {}", quote(&String::from_utf8_lossy(body))));
+        parts.push(format!(
+            "--data-binary {}",
+            quote(&String::from_utf8_lossy(body))
+        ));
     }
     parts.join(" ")
 }
@@ -45,8 +50,13 @@ mod tests {
     fn reproduces_method_url_headers_and_absent_accept() {
         let req = OutgoingRequest {
             method: "POST".into(),
-            url: "http://127.0.0.1:9/api/jobs/x?action=retry".parse().unwrap(),
-            headers: vec![("X-RestSvcSessionId".into(), "<redacted>".into()), ("Content-Length".into(), "0".into())],
+            url: "http://127.0.0.1:9/api/jobs/x?action=retry"
+                .parse()
+                .unwrap(),
+            headers: vec![
+                ("X-RestSvcSessionId".into(), "<redacted>".into()),
+                ("Content-Length".into(), "0".into()),
+            ],
             body: None,
         };
         assert_eq!(

@@ -17,7 +17,7 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use url::Url;
 
-pub use tls::{Trust, TlsSetupError};
+pub use tls::{TlsSetupError, Trust};
 
 /// Limits and trust for a run's requests.
 #[derive(Debug, Clone)]
@@ -130,7 +130,9 @@ pub struct HttpClient {
 
 impl fmt::Debug for HttpClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HttpClient").field("config", &self.config).finish()
+        f.debug_struct("HttpClient")
+            .field("config", &self.config)
+            .finish()
     }
 }
 
@@ -156,7 +158,10 @@ fn is_tls_error(e: &(dyn std::error::Error + 'static)) -> bool {
             return true;
         }
         let text = s.to_string();
-        if text.contains("certificate") || text.contains("InvalidCertificate") || text.contains("tls handshake") {
+        if text.contains("certificate")
+            || text.contains("InvalidCertificate")
+            || text.contains("tls handshake")
+        {
             return true;
         }
         source = s.source();
@@ -187,7 +192,11 @@ impl HttpClient {
             .pool_idle_timeout(Duration::from_secs(30))
             .build()
             .map_err(|e| TlsSetupError::Rustls(rustls::Error::General(error_chain(&e))))?;
-        Ok(HttpClient { reqwest, tls, config })
+        Ok(HttpClient {
+            reqwest,
+            tls,
+            config,
+        })
     }
 
     /// The limits in force.
@@ -218,7 +227,12 @@ impl HttpClient {
         }
     }
 
-    fn classify(&self, url: &Url, e: &(dyn std::error::Error + 'static), connecting: bool) -> HttpError {
+    fn classify(
+        &self,
+        url: &Url,
+        e: &(dyn std::error::Error + 'static),
+        connecting: bool,
+    ) -> HttpError {
         let host = host_of(url);
         let reason = error_chain(e);
         if is_tls_error(e) {
@@ -230,8 +244,12 @@ impl HttpClient {
         }
     }
 
-    async fn send_pooled(&self, req: &OutgoingRequest) -> Result<(u16, Vec<(String, String)>, Bytes), HttpError> {
-        let method = reqwest::Method::from_bytes(req.method.as_bytes()).map_err(|e| HttpError::Invalid(e.to_string()))?;
+    async fn send_pooled(
+        &self,
+        req: &OutgoingRequest,
+    ) -> Result<(u16, Vec<(String, String)>, Bytes), HttpError> {
+        let method = reqwest::Method::from_bytes(req.method.as_bytes())
+            .map_err(|e| HttpError::Invalid(e.to_string()))?;
         let mut builder = self.reqwest.request(method, req.url.clone());
         for (name, value) in &req.headers {
             builder = builder.header(name.as_str(), value.as_str());
@@ -246,7 +264,11 @@ impl HttpClient {
         let status = response.status().as_u16();
         let headers = header_list(response.headers());
         let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| self.classify(&req.url, &e, false))? {
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| self.classify(&req.url, &e, false))?
+        {
             if body.len() + chunk.len() > self.config.max_body_bytes {
                 return Err(HttpError::BodyTooLarge {
                     limit: self.config.max_body_bytes,
@@ -258,16 +280,24 @@ impl HttpClient {
     }
 
     /// One request on a fresh connection, with exactly the given headers.
-    async fn send_without_accept(&self, req: &OutgoingRequest) -> Result<(u16, Vec<(String, String)>, Bytes), HttpError> {
+    async fn send_without_accept(
+        &self,
+        req: &OutgoingRequest,
+    ) -> Result<(u16, Vec<(String, String)>, Bytes), HttpError> {
         let url = &req.url;
-        let host = url.host_str().ok_or_else(|| HttpError::Invalid(format!("no host in {url}")))?;
+        let host = url
+            .host_str()
+            .ok_or_else(|| HttpError::Invalid(format!("no host in {url}")))?;
         let port = url.port_or_known_default().unwrap_or(80);
         let connect = tokio::net::TcpStream::connect((host, port));
         let tcp = tokio::time::timeout(self.config.connect_timeout, connect)
             .await
             .map_err(|_| HttpError::Connect {
                 host: host_of(url),
-                reason: format!("no connection within {:?} (--connect-timeout)", self.config.connect_timeout),
+                reason: format!(
+                    "no connection within {:?} (--connect-timeout)",
+                    self.config.connect_timeout
+                ),
             })?
             .map_err(|e| self.classify(url, &e, true))?;
         let _ = tcp.set_nodelay(true);
@@ -281,13 +311,19 @@ impl HttpClient {
                     host: host_of(url),
                     reason: error_chain(&e),
                 })?;
-            self.exchange_raw(hyper_util::rt::TokioIo::new(tls), req).await
+            self.exchange_raw(hyper_util::rt::TokioIo::new(tls), req)
+                .await
         } else {
-            self.exchange_raw(hyper_util::rt::TokioIo::new(tcp), req).await
+            self.exchange_raw(hyper_util::rt::TokioIo::new(tcp), req)
+                .await
         }
     }
 
-    async fn exchange_raw<IO>(&self, io: IO, req: &OutgoingRequest) -> Result<(u16, Vec<(String, String)>, Bytes), HttpError>
+    async fn exchange_raw<IO>(
+        &self,
+        io: IO,
+        req: &OutgoingRequest,
+    ) -> Result<(u16, Vec<(String, String)>, Bytes), HttpError>
     where
         IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
     {
@@ -306,12 +342,17 @@ impl HttpClient {
             Some(q) => format!("{}?{q}", url.path()),
             None => url.path().to_string(),
         };
-        let mut builder = http::Request::builder().method(req.method.as_str()).uri(path).header("host", authority);
+        let mut builder = http::Request::builder()
+            .method(req.method.as_str())
+            .uri(path)
+            .header("host", authority);
         for (name, value) in &req.headers {
             builder = builder.header(name.as_str(), value.as_str());
         }
         let body = http_body_util::Full::new(Bytes::from(req.body.clone().unwrap_or_default()));
-        let request = builder.body(body).map_err(|e| HttpError::Invalid(e.to_string()))?;
+        let request = builder
+            .body(body)
+            .map_err(|e| HttpError::Invalid(e.to_string()))?;
         let response = sender
             .send_request(request)
             .await
@@ -340,6 +381,11 @@ impl HttpClient {
 fn header_list(headers: &http::HeaderMap) -> Vec<(String, String)> {
     headers
         .iter()
-        .map(|(n, v)| (n.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .map(|(n, v)| {
+            (
+                n.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
         .collect()
 }

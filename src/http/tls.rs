@@ -59,7 +59,8 @@ fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsSet
 /// Builds the client TLS configuration for `trust`. HTTP/1.1 only: that is what EM speaks.
 pub fn client_config(trust: &Trust) -> Result<Arc<ClientConfig>, TlsSetupError> {
     let provider = provider();
-    let builder = ClientConfig::builder_with_provider(provider.clone()).with_safe_default_protocol_versions()?;
+    let builder = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()?;
     let mut config = match trust {
         Trust::Platform => builder.with_platform_verifier()?.with_no_client_auth(),
         Trust::CaCert(path) => {
@@ -103,7 +104,12 @@ impl ServerCertVerifier for AcceptAnything {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -112,7 +118,12 @@ impl ServerCertVerifier for AcceptAnything {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -136,9 +147,16 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("not-a-cert.pem");
         std::fs::write(&file, "hello").unwrap();
-        let err = client_config(&Trust::CaCert(file.clone())).unwrap_err().to_string();
+        let err = client_config(&Trust::CaCert(file.clone()))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("no `-----BEGIN CERTIFICATE-----`"), "{err}");
-        let missing = client_config(&Trust::CaCert(dir.join("missing.pem"))).unwrap_err().to_string();
-        assert!(missing.starts_with("cannot read the CA certificate"), "{missing}");
+        let missing = client_config(&Trust::CaCert(dir.join("missing.pem")))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            missing.starts_with("cannot read the CA certificate"),
+            "{missing}"
+        );
     }
 }

@@ -13,11 +13,14 @@ use base64::Engine as _;
 use url::Url;
 
 use crate::body::{Document, EM_NAMESPACE, Format};
-use crate::case::{AcceptChoice, AuthChoice, Capture, CaptureSource, Case, Expect, SessionChoice, Step, Vars};
+use crate::case::{
+    AcceptChoice, AuthChoice, Capture, CaptureSource, Case, Expect, SessionChoice, Step, Vars,
+};
 use crate::check::{self, Mismatch};
 use crate::http::{HttpError, OutgoingRequest, Response};
 use crate::normalize::Normalizer;
 use crate::roles::JobInfo;
+use crate::runner::message::{FailedStep, failure_message};
 use crate::secret::Credentials;
 use crate::snapshot::{SnapshotMode, SnapshotResult, Snapshots, snapshot_name};
 use crate::target::{SESSION_HEADER, Target};
@@ -111,10 +114,18 @@ pub async fn run_trial(spec: &TrialSpec, target: &Target, settings: &RunSettings
     }
 }
 
-async fn run_steps(spec: &TrialSpec, target: &Target, settings: &RunSettings, records: &mut Vec<StepRecord>) -> Verdict {
+async fn run_steps(
+    spec: &TrialSpec,
+    target: &Target,
+    settings: &RunSettings,
+    records: &mut Vec<StepRecord>,
+) -> Verdict {
     let case = &spec.case;
     let mut values = BTreeMap::new();
-    values.insert("base".to_string(), target.api_base.as_str().trim_end_matches('/').to_string());
+    values.insert(
+        "base".to_string(),
+        target.api_base.as_str().trim_end_matches('/').to_string(),
+    );
     values.insert("format".to_string(), spec.format.name().to_string());
     values.insert("mime".to_string(), spec.format.mime().to_string());
     values.insert("api_version".to_string(), target.api_version.clone());
@@ -133,44 +144,77 @@ async fn run_steps(spec: &TrialSpec, target: &Target, settings: &RunSettings, re
     }
     let mut normalizer = Normalizer::new(target.redactor.clone(), &target.origin(), known);
     let mut outcomes: BTreeMap<String, Option<String>> = BTreeMap::new();
+    // Snapshot differences do not stop the trial (later steps still run and are compared), so a
+    // reviewer sees every new or changed snapshot of a trial at once.
+    let mut snapshot_failures = Vec::new();
     let total = case.def.steps.len();
     for (index, step) in case.def.steps.iter().enumerate() {
         let name = step.name.get_ref().clone();
         if let Some(when) = &step.when {
             let w = when.get_ref();
             if outcomes.get(&w.step).and_then(|o| o.as_deref()) != Some(w.outcome.as_str()) {
-                records.push(skipped_record(&name, format!("step {:?} did not end with outcome {:?}", w.step, w.outcome)));
+                records.push(skipped_record(
+                    &name,
+                    format!("step {:?} did not end with outcome {:?}", w.step, w.outcome),
+                ));
                 outcomes.insert(name, None);
                 continue;
             }
         }
         let mut record = skipped_record(&name, String::new());
         record.skipped = None;
-        let result = run_step(spec, step, target, settings, &mut values, &mut normalizer, &mut record).await;
+        let result = run_step(
+            spec,
+            step,
+            target,
+            settings,
+            &mut values,
+            &mut normalizer,
+            &mut record,
+        )
+        .await;
         outcomes.insert(name, record.outcome.clone());
         let failure = match result {
             Err(StepError(problem)) => Some(problem),
             Ok(()) if !record.mismatches.is_empty() => Some(String::new()),
             Ok(()) => None,
         };
-        let snapshot_failure = settings.snapshots.mode() == SnapshotMode::Assert
-            && matches!(record.snapshot, SnapshotResult::Differs { .. } | SnapshotResult::Missing { .. });
-        if failure.is_some() || snapshot_failure {
-            let message = crate::runner::message::failure_message(
+        if let Some(problem) = failure {
+            let failed = FailedStep {
                 case,
                 index,
                 total,
                 step,
-                &record,
-                failure.as_deref().filter(|p| !p.is_empty()),
-                target,
-            );
+                record: &record,
+                problem: Some(problem.as_str()).filter(|p| !p.is_empty()),
+            };
+            let message = failure_message(&failed, target, settings.snapshots.mode());
             records.push(record);
             return Verdict::Failed(target.redactor.redact(&message));
         }
+        if settings.snapshots.mode() == SnapshotMode::Assert
+            && matches!(
+                record.snapshot,
+                SnapshotResult::Differs { .. } | SnapshotResult::Missing { .. }
+            )
+        {
+            let failed = FailedStep {
+                case,
+                index,
+                total,
+                step,
+                record: &record,
+                problem: None,
+            };
+            snapshot_failures.push(failure_message(&failed, target, SnapshotMode::Assert));
+        }
         records.push(record);
     }
-    Verdict::Passed
+    if snapshot_failures.is_empty() {
+        Verdict::Passed
+    } else {
+        Verdict::Failed(target.redactor.redact(&snapshot_failures.join("\n")))
+    }
 }
 
 fn skipped_record(name: &str, reason: String) -> StepRecord {
@@ -201,7 +245,8 @@ fn build_request(
     let err = |e: crate::case::MissingVar| StepError(format!("cannot build the request: {e}"));
     let path = step.path.get_ref().render(vars).map_err(err)?;
     let mut url = if path.starts_with("http://") || path.starts_with("https://") {
-        let url = Url::parse(&path).map_err(|e| StepError(format!("{path:?} is not a valid URL: {e}")))?;
+        let url = Url::parse(&path)
+            .map_err(|e| StepError(format!("{path:?} is not a valid URL: {e}")))?;
         if url.origin() != target.api_base.origin() {
             return Err(StepError(format!(
                 "the URL {path} is on {}, not on the target {}: not sent, so that the session does not \
@@ -224,27 +269,49 @@ fn build_request(
         }
     }
     let mut headers: Vec<(String, String)> = Vec::new();
-    let custom_accept = step.headers.keys().any(|k| k.eq_ignore_ascii_case("accept"));
+    let custom_accept = step
+        .headers
+        .keys()
+        .any(|k| k.eq_ignore_ascii_case("accept"));
     match (&step.accept, custom_accept) {
         (_, true) | (Some(AcceptChoice::Omit), _) => {}
-        (None | Some(AcceptChoice::Format), false) => headers.push(("Accept".into(), format.mime().into())),
-        (Some(AcceptChoice::Value(t)), false) => headers.push(("Accept".into(), t.render(vars).map_err(err)?)),
+        (None | Some(AcceptChoice::Format), false) => {
+            headers.push(("Accept".into(), format.mime().into()))
+        }
+        (Some(AcceptChoice::Value(t)), false) => {
+            headers.push(("Accept".into(), t.render(vars).map_err(err)?))
+        }
     }
     match &step.session {
-        SessionChoice::Run => headers.push((SESSION_HEADER.into(), target.session_token().expose().to_string())),
+        SessionChoice::Run => headers.push((
+            SESSION_HEADER.into(),
+            target.session_token().expose().to_string(),
+        )),
         SessionChoice::None => {}
         SessionChoice::Invalid => headers.push((SESSION_HEADER.into(), invalid_token())),
-        SessionChoice::Token(t) => headers.push((SESSION_HEADER.into(), t.render(vars).map_err(err)?)),
+        SessionChoice::Token(t) => {
+            headers.push((SESSION_HEADER.into(), t.render(vars).map_err(err)?))
+        }
     }
     match step.auth {
         Some(AuthChoice::Basic) => headers.push((
             "Authorization".into(),
-            target.credentials.basic_authorization().expose().to_string(),
+            target
+                .credentials
+                .basic_authorization()
+                .expose()
+                .to_string(),
         )),
         Some(AuthChoice::WrongPassword) => {
-            let wrong = Credentials::new(target.credentials.user.clone(), format!("wrong-{}", uuid::Uuid::new_v4()));
+            let wrong = Credentials::new(
+                target.credentials.user.clone(),
+                format!("wrong-{}", uuid::Uuid::new_v4()),
+            );
             target.redactor.add_credentials(&wrong);
-            headers.push(("Authorization".into(), wrong.basic_authorization().expose().to_string()));
+            headers.push((
+                "Authorization".into(),
+                wrong.basic_authorization().expose().to_string(),
+            ));
         }
         None => {}
     }
@@ -256,12 +323,19 @@ fn build_request(
         None => None,
     };
     let method = step.method.0.clone();
-    let sets_length = headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("content-length"));
+    let sets_length = headers
+        .iter()
+        .any(|(n, _)| n.eq_ignore_ascii_case("content-length"));
     if body.is_none() && !sets_length && matches!(method.as_str(), "POST" | "PUT" | "PATCH") {
         // EM runs behind HTTP.sys, which wants a length on every POST (spec §1.2).
         headers.push(("Content-Length".into(), "0".into()));
     }
-    Ok(OutgoingRequest { method, url, headers, body })
+    Ok(OutgoingRequest {
+        method,
+        url,
+        headers,
+        body,
+    })
 }
 
 /// Describes the `until` conditions for a timeout message.
@@ -271,7 +345,13 @@ fn describe_until(case: &Case, step: &Step) -> String {
         .map(|a| {
             a.until
                 .iter()
-                .map(|u| format!("{} ({})", case.source[u.span()].trim(), case.location(&u.span())))
+                .map(|u| {
+                    format!(
+                        "{} ({})",
+                        case.source[u.span()].trim(),
+                        case.location(&u.span())
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join(" and ")
         })
@@ -296,12 +376,29 @@ async fn send_step(
     let started = Instant::now();
     let mut pause = settings.poll_initial;
     loop {
-        let response = target.http.send(request).await.map_err(|e| send_error(&e))?;
+        let response = target
+            .http
+            .send(request)
+            .await
+            .map_err(|e| send_error(&e))?;
         record.sends += 1;
-        let status_expected = step.expect.0.iter().any(|e| e.status.get_ref().matches(response.status));
-        let format = step.expect.0.first().and_then(|e| e.format).unwrap_or(spec.format);
-        let checking = TrialVars { values: vars.values, response: Some(&response) };
-        let done = !status_expected || check::body_satisfies(&aw.until, &response, format, &checking).unwrap_or(true);
+        let status_expected = step
+            .expect
+            .0
+            .iter()
+            .any(|e| e.status.get_ref().matches(response.status));
+        let format = step
+            .expect
+            .0
+            .first()
+            .and_then(|e| e.format)
+            .unwrap_or(spec.format);
+        let checking = TrialVars {
+            values: vars.values,
+            response: Some(&response),
+        };
+        let done = !status_expected
+            || check::body_satisfies(&aw.until, &response, format, &checking).unwrap_or(true);
         if done {
             return Ok(response);
         }
@@ -316,7 +413,11 @@ async fn send_step(
             )));
         }
         tokio::time::sleep(pause).await;
-        pause = if pause.is_zero() { Duration::from_millis(1) } else { (pause * 2).min(settings.poll_max) };
+        pause = if pause.is_zero() {
+            Duration::from_millis(1)
+        } else {
+            (pause * 2).min(settings.poll_max)
+        };
     }
 }
 
@@ -327,14 +428,23 @@ fn send_error(e: &HttpError) -> StepError {
 /// Finds the value a capture asks for.
 fn capture_value(capture: &Capture, response: &Response, format: Format) -> Result<String, String> {
     let raw = match &capture.source {
-        CaptureSource::Header(h) => response.header(h).map(str::to_string).ok_or_else(|| format!("no header {h}"))?,
+        CaptureSource::Header(h) => response
+            .header(h)
+            .map(str::to_string)
+            .ok_or_else(|| format!("no header {h}"))?,
         CaptureSource::Body(path) => {
-            let text = std::str::from_utf8(&response.body).map_err(|_| "the body is not UTF-8".to_string())?;
+            let text = std::str::from_utf8(&response.body)
+                .map_err(|_| "the body is not UTF-8".to_string())?;
             let doc = Document::parse(text, format).map_err(|e| e.to_string())?;
-            let resolved = path.resolve(&BTreeMap::<String, String>::new()).map_err(|e| e.to_string())?;
+            let resolved = path
+                .resolve(&BTreeMap::<String, String>::new())
+                .map_err(|e| e.to_string())?;
             let lookup = doc.select(&resolved, EM_NAMESPACE);
             lookup.values.into_iter().next().ok_or_else(|| {
-                format!("nothing at {path}{}", lookup.hint.map(|h| format!(" ({h})")).unwrap_or_default())
+                format!(
+                    "nothing at {path}{}",
+                    lookup.hint.map(|h| format!(" ({h})")).unwrap_or_default()
+                )
             })?
         }
     };
@@ -359,17 +469,34 @@ async fn run_step(
 ) -> Result<(), StepError> {
     let case = &spec.case;
     let request = {
-        let vars = TrialVars { values, response: None };
+        let vars = TrialVars {
+            values,
+            response: None,
+        };
         build_request(step, target, spec.format, &vars)?
     };
     record.request = Some(request.clone());
     let response = {
-        let vars = TrialVars { values, response: None };
+        let vars = TrialVars {
+            values,
+            response: None,
+        };
         send_step(spec, step, &request, target, settings, &vars, record).await?
     };
     record.response = Some(response.clone());
-    let Some(expect) = step.expect.0.iter().find(|e| e.status.get_ref().matches(response.status)) else {
-        let expected = step.expect.0.iter().map(|e| e.status.get_ref().to_string()).collect::<Vec<_>>().join(" or ");
+    let Some(expect) = step
+        .expect
+        .0
+        .iter()
+        .find(|e| e.status.get_ref().matches(response.status))
+    else {
+        let expected = step
+            .expect
+            .0
+            .iter()
+            .map(|e| e.status.get_ref().to_string())
+            .collect::<Vec<_>>()
+            .join(" or ");
         record.mismatches.push(Mismatch {
             subject: "status".into(),
             expected,
@@ -377,7 +504,9 @@ async fn run_step(
             location: Some(case.location(&step.expect.0[0].status.span())),
             note: None,
         });
-        take_snapshot(spec, step, target, settings, normalizer, record, &request, &response);
+        take_snapshot(
+            spec, step, target, settings, normalizer, record, &request, &response,
+        );
         return Ok(());
     };
     record.outcome = expect.outcome.clone();
@@ -400,7 +529,9 @@ async fn run_step(
             }),
         }
     }
-    take_snapshot(spec, step, target, settings, normalizer, record, &request, &response);
+    take_snapshot(
+        spec, step, target, settings, normalizer, record, &request, &response,
+    );
     Ok(())
 }
 
@@ -412,19 +543,34 @@ fn check_expect(
     values: &BTreeMap<String, String>,
     record: &mut StepRecord,
 ) {
-    let vars = TrialVars { values, response: Some(response) };
-    record.mismatches.extend(check::check_headers(case, &expect.headers, response, &vars));
+    let vars = TrialVars {
+        values,
+        response: Some(response),
+    };
+    record
+        .mismatches
+        .extend(check::check_headers(case, &expect.headers, response, &vars));
     if expect.empty && !response.body.is_empty() {
         record.mismatches.push(Mismatch {
             subject: "body".into(),
             expected: "an empty body".into(),
-            actual: format!("{} bytes: {:?}", response.body.len(), check::clip(&response.text(), 120)),
+            actual: format!(
+                "{} bytes: {:?}",
+                response.body.len(),
+                check::clip(&response.text(), 120)
+            ),
             location: Some(case.location(&expect.status.span())),
             note: None,
         });
     }
     let format = expect.format.unwrap_or(format);
-    record.mismatches.extend(check::check_body(case, &expect.body, response, format, &vars));
+    record.mismatches.extend(check::check_body(
+        case,
+        &expect.body,
+        response,
+        format,
+        &vars,
+    ));
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -439,10 +585,22 @@ fn take_snapshot(
     response: &Response,
 ) {
     let Some(snap) = &step.snapshot else { return };
-    let format = step.expect.0.iter().find_map(|e| e.format).unwrap_or(spec.format);
+    let format = step
+        .expect
+        .0
+        .iter()
+        .find_map(|e| e.format)
+        .unwrap_or(spec.format);
     let text = normalizer.exchange(request, response, format);
     let name = snapshot_name(&spec.case.id, snap.get_ref(), spec.format);
-    let description = format!("{} — step {:?}, {}", spec.case.def.title, step.name.get_ref(), spec.format);
-    record.snapshot = settings.snapshots.check(&name, &text, &spec.case.path, &description);
+    let description = format!(
+        "{} — step {:?}, {}",
+        spec.case.def.title,
+        step.name.get_ref(),
+        spec.format
+    );
+    record.snapshot = settings
+        .snapshots
+        .check(&name, &text, &spec.case.path, &description);
     record.normalised = Some(text);
 }

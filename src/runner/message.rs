@@ -7,22 +7,34 @@ use crate::case::{Case, Step};
 use crate::check::clip;
 use crate::http::curl::curl_line;
 use crate::runner::exec::StepRecord;
-use crate::snapshot::SnapshotResult;
+use crate::snapshot::{SnapshotMode, SnapshotResult};
 use crate::target::Target;
 
 /// How much of a body a failure message shows.
 const BODY_EXCERPT: usize = 2000;
 
-/// Builds the failure message of step `index` (0-based) of `total`.
-pub fn failure_message(
-    case: &Case,
-    index: usize,
-    total: usize,
-    step: &Step,
-    record: &StepRecord,
-    problem: Option<&str>,
-    target: &Target,
-) -> String {
+/// The step a failure message is about.
+pub struct FailedStep<'a> {
+    pub case: &'a Case,
+    /// 0-based.
+    pub index: usize,
+    pub total: usize,
+    pub step: &'a Step,
+    pub record: &'a StepRecord,
+    /// Why the step could not be checked at all (no response, a timeout), if so.
+    pub problem: Option<&'a str>,
+}
+
+/// Builds the failure message of a step.
+pub fn failure_message(failed: &FailedStep, target: &Target, mode: SnapshotMode) -> String {
+    let FailedStep {
+        case,
+        index,
+        total,
+        step,
+        record,
+        problem,
+    } = *failed;
     let mut out = String::new();
     let failed = record.mismatches.len();
     let what = match (problem, failed) {
@@ -50,37 +62,63 @@ pub fn failure_message(
             let _ = writeln!(out, "  {}{line}", if i == 0 { "" } else { "  " });
         }
     }
-    match &record.snapshot {
-        SnapshotResult::Differs { name, diff } => {
-            let _ = writeln!(out, "  ✗ snapshot {name} differs (stored → actual):");
+    match (&record.snapshot, mode) {
+        (SnapshotResult::Differs { name, diff }, _) => {
+            let _ = match mode {
+                SnapshotMode::Assert => {
+                    writeln!(out, "  ✗ snapshot {name} differs (stored → actual):")
+                }
+                _ => writeln!(
+                    out,
+                    "  (for information: the response differs from the fixture's snapshot {name})"
+                ),
+            };
             for line in diff.lines() {
                 let _ = writeln!(out, "      {line}");
             }
-            let _ = writeln!(
-                out,
-                "    review with `cargo insta review`, or accept with INSTA_UPDATE=always after reading the diff"
-            );
+            if mode == SnapshotMode::Assert {
+                let _ = writeln!(
+                    out,
+                    "    review with `cargo insta review`, or accept with INSTA_UPDATE=always after reading the diff"
+                );
+            }
         }
-        SnapshotResult::Missing { name } => {
+        (SnapshotResult::Missing { name }, SnapshotMode::Assert) => {
             let _ = writeln!(
                 out,
                 "  ✗ snapshot {name} does not exist yet: review the new one with `cargo insta review`"
             );
         }
-        SnapshotResult::Matched | SnapshotResult::NotChecked => {}
+        _ => {}
     }
     if let Some(request) = &record.request {
-        let _ = writeln!(out, "request:\n  {}", curl_line(request, &target.http.config().trust));
+        let _ = writeln!(
+            out,
+            "request:\n  {}",
+            curl_line(request, &target.http.config().trust)
+        );
     }
     match &record.response {
         Some(response) => {
-            let polls = if record.sends > 1 { format!(", after {} requests", record.sends) } else { String::new() };
-            let _ = writeln!(out, "response: {} ({:.1?}{polls})", response.status, response.elapsed);
+            let polls = if record.sends > 1 {
+                format!(", after {} requests", record.sends)
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                out,
+                "response: {} ({:.1?}{polls})",
+                response.status, response.elapsed
+            );
             for (name, value) in &response.headers {
                 let _ = writeln!(out, "  {name}: {value}");
             }
             if !response.body.is_empty() {
-                let note = if response.is_utf8() { "" } else { " (not valid UTF-8; shown lossily)" };
+                let note = if response.is_utf8() {
+                    ""
+                } else {
+                    " (not valid UTF-8; shown lossily)"
+                };
                 let _ = writeln!(out, "  body{note}:");
                 for line in clip(&response.text(), BODY_EXCERPT).lines() {
                     let _ = writeln!(out, "    {line}");

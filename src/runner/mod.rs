@@ -62,7 +62,11 @@ pub struct RunContext {
 
 impl RunContext {
     /// A context whose target is set later (not at all for `--list`).
-    pub fn new(runtime: tokio::runtime::Handle, settings: RunSettings, policy: Policy) -> RunContext {
+    pub fn new(
+        runtime: tokio::runtime::Handle,
+        settings: RunSettings,
+        policy: Policy,
+    ) -> RunContext {
         RunContext {
             runtime,
             target: OnceLock::new(),
@@ -80,15 +84,68 @@ impl RunContext {
         if let Some(reason) = skip_reason(spec, target.kind, self.policy) {
             return Ok(Completion::ignored_with(reason));
         }
-        let outcome = self.runtime.block_on(run_trial(spec, target, &self.settings));
+        let outcome = self
+            .runtime
+            .block_on(run_trial(spec, target, &self.settings));
         let result = match &outcome.verdict {
             Verdict::Passed => Ok(Completion::Completed),
             Verdict::Ignored(reason) => Ok(Completion::ignored_with(reason)),
             Verdict::Failed(message) => Err(Failed::from(message)),
         };
-        self.outcomes.lock().unwrap_or_else(|e| e.into_inner()).push((spec.clone(), outcome));
+        self.outcomes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((spec.clone(), outcome));
         result
     }
+}
+
+/// Runs `specs` concurrently (at most `concurrency` at a time) without libtest, in trial order:
+/// the engine behind `self-check`, `record` and the harness's own tests.
+pub async fn run_all(
+    specs: &[TrialSpec],
+    target: Arc<Target>,
+    settings: Arc<RunSettings>,
+    policy: Policy,
+    concurrency: usize,
+) -> Vec<TrialOutcome> {
+    let limit = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, spec) in specs.iter().cloned().enumerate() {
+        let (target, settings, limit) = (target.clone(), settings.clone(), limit.clone());
+        tasks.spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            let outcome = match skip_reason(&spec, target.kind, policy) {
+                Some(reason) => TrialOutcome {
+                    id: spec.id.clone(),
+                    verdict: Verdict::Ignored(reason),
+                    duration: std::time::Duration::ZERO,
+                    steps: Vec::new(),
+                },
+                None => run_trial(&spec, &target, &settings).await,
+            };
+            (index, outcome)
+        });
+    }
+    let mut outcomes: Vec<Option<TrialOutcome>> = vec![None; specs.len()];
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((index, outcome)) => outcomes[index] = Some(outcome),
+            Err(e) => eprintln!("emconform: a trial task ended abnormally: {e}"),
+        }
+    }
+    outcomes
+        .into_iter()
+        .zip(specs)
+        .map(|(o, spec)| {
+            o.unwrap_or_else(|| TrialOutcome {
+                id: spec.id.clone(),
+                verdict: Verdict::Failed("the trial did not complete".into()),
+                duration: std::time::Duration::ZERO,
+                steps: Vec::new(),
+            })
+        })
+        .collect()
 }
 
 /// The libtest-mimic trials for `specs`: named by trial id, with the level as the kind
@@ -106,3 +163,6 @@ pub fn libtest_trials(specs: &[TrialSpec], context: &Arc<RunContext>) -> Vec<Tri
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests;
