@@ -172,7 +172,7 @@ pub fn check_headers(
                 expected,
                 actual,
                 location,
-                note: None,
+                note: h.note.clone(),
             }),
             Err(problem) => out.push(Mismatch {
                 subject,
@@ -299,9 +299,11 @@ pub fn check_body(
     out
 }
 
-/// Whether every assertion holds (used by `await`): `Ok(true)`, `Ok(false)` with nothing to say,
-/// or `Err` when the body cannot be read at all.
-pub fn body_satisfies(
+/// Whether an `await` can stop re-sending: every condition holds, or one that expects a value
+/// finds nothing at all (a `State` in another namespace, a camelCase `state`): waiting will not make
+/// it appear, and the step's own checks then say what is wrong. `Err` when the body cannot be
+/// read at all (which waiting will not mend either).
+pub fn await_settled(
     asserts: &[toml::Spanned<BodyAssert>],
     response: &Response,
     format: Format,
@@ -310,9 +312,14 @@ pub fn body_satisfies(
     let text = std::str::from_utf8(&response.body)
         .map_err(|_| "the body is not valid UTF-8".to_string())?;
     let doc = Document::parse(text, format).map_err(|e| e.to_string())?;
-    Ok(asserts
-        .iter()
-        .all(|a| eval_body_assert(&doc, a.get_ref(), vars).is_ok()))
+    let holds = |a: &BodyAssert| eval_body_assert(&doc, a, vars).is_ok();
+    let missing = |a: &BodyAssert| match (&a.selector, &a.predicate) {
+        (_, Predicate::Present(_)) | (Selector::Root { .. }, _) => false,
+        (Selector::Path(path), _) => path
+            .resolve(vars)
+            .is_ok_and(|p| doc.select(&p, EM_NAMESPACE).values.is_empty()),
+    };
+    Ok(asserts.iter().all(|a| holds(a.get_ref())) || asserts.iter().any(|a| missing(a.get_ref())))
 }
 
 #[cfg(test)]
@@ -408,6 +415,32 @@ mod tests {
         ] {
             assert_eq!(mismatches(a, body, Format::Json).is_empty(), ok, "{a}");
         }
+    }
+
+    #[test]
+    fn awaiting_stops_when_done_or_when_waiting_cannot_help() {
+        let case = case_with_body("{ path = \"State\", equals = \"Finished\" }");
+        let until = &case.def.steps[0].expect.0[0].body;
+        let settled = |body: &str| {
+            await_settled(
+                until,
+                &response(body, "application/json"),
+                Format::Json,
+                &BTreeMap::new(),
+            )
+        };
+        assert_eq!(settled(r#"{"State":"Finished"}"#), Ok(true));
+        assert_eq!(settled(r#"{"State":"Running"}"#), Ok(false));
+        assert_eq!(settled(r#"{"state":"Running"}"#), Ok(true), "camelCase");
+        assert!(settled("{").is_err());
+        // `absent` conditions are met by finding nothing; that is what they wait for.
+        let case = case_with_body("{ path = \"Result\", absent = true }");
+        let until = &case.def.steps[0].expect.0[0].body;
+        let r = response(r#"{"Result":{}}"#, "application/json");
+        assert_eq!(
+            await_settled(until, &r, Format::Json, &BTreeMap::new()),
+            Ok(false)
+        );
     }
 
     #[test]

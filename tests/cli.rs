@@ -31,9 +31,11 @@ fn list_shows_every_trial_with_its_level() {
     assert!(out.status.success());
     let stdout = text(&out.stdout);
     for trial in [
-        "[must] jobs::retry::failed_job::xml: test",
-        "[must] jobs::retry::failed_job::json: test",
+        "[must] jobs::retry::answer::xml: test",
+        "[must] jobs::retry::answer::json: test",
         "[must] jobs::retry::without_session::xml: test",
+        "[should] negotiation::accept_any::xml: test",
+        "[may] tasks::gone_after_delete::json: test",
     ] {
         assert!(stdout.contains(trial), "missing {trial} in:\n{stdout}");
     }
@@ -41,13 +43,13 @@ fn list_shows_every_trial_with_its_level() {
 
 #[test]
 fn the_suite_passes_on_the_fixture_and_a_fault_exits_101() {
-    let out = emconform(&["--exact", "jobs::retry::failed_job::xml"]);
+    let out = emconform(&["--exact", "jobs::retry::answer::xml"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
     let out = emconform(&[
         "--fault",
         "retry-status-200",
         "--exact",
-        "jobs::retry::failed_job::xml",
+        "jobs::retry::answer::xml",
     ]);
     assert_eq!(out.status.code(), Some(101));
     assert!(text(&out.stdout).contains("✗ status: expected 202, got 200"));
@@ -111,4 +113,57 @@ fn unknown_options_faults_and_unreachable_targets_exit_2() {
         "{stderr}"
     );
     assert!(!stderr.contains("pw-never-shown"));
+}
+
+#[test]
+fn may_trials_are_ignored_unless_asked_for_and_the_summary_counts_levels() {
+    let out = emconform(&["tasks::"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.lines().any(|l| l.contains("[may]")
+            && l.contains("tasks::gone_after_delete::xml")
+            && l.ends_with("ignored")),
+        "{stdout}"
+    );
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("emconform: must: 8 passed, 0 failed, 0 ignored; may: 0 passed, 0 failed, 2 ignored (weaker than --level should: run them with --level may or --include-ignored)"),
+        "{stderr}"
+    );
+
+    for args in [
+        &["--level", "may", "tasks::"][..],
+        &["--include-ignored", "tasks::"],
+    ] {
+        let out = emconform(args);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+        assert!(
+            text(&out.stderr).contains(
+                "must: 8 passed, 0 failed, 0 ignored; may: 2 passed, 0 failed, 0 ignored"
+            ),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+
+    // --level must: `should` trials are ignored too.
+    let out = emconform(&["--level", "must", "negotiation::"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stderr).contains("should: 0 passed, 0 failed, 2 ignored"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn coverage_prints_the_committed_table() {
+    let out = emconform(&["coverage"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let committed = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cases/COVERAGE.md"),
+    )
+    .expect("cases/COVERAGE.md");
+    assert_eq!(text(&out.stdout), committed);
 }

@@ -8,15 +8,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::model::{
-    AcceptChoice, BodyAssert, CaptureSource, CaseFile, Predicate, Selector, SessionChoice, Step,
+    AcceptChoice, AuthChoice, BodyAssert, CaptureSource, CaseFile, Expect, Predicate, Selector,
+    SessionChoice, Step,
 };
 use super::template::Template;
 use crate::roles::{JOB_ROLES, job_role};
+use crate::spec::{section_by_id, section_ids};
 
 /// A case file, read and checked.
 #[derive(Debug, Clone)]
 pub struct Case {
-    /// `jobs::retry::failed_job` for `cases/jobs/retry/failed_job.toml`.
+    /// `jobs::retry::answer` for `cases/jobs/retry/answer.toml`.
     pub id: String,
     /// The file, as given (relative to the working directory when it was found under it).
     pub path: PathBuf,
@@ -30,6 +32,14 @@ impl Case {
     pub fn location(&self, span: &Range<usize>) -> String {
         let (line, column) = line_column(&self.source, span.start);
         format!("{}:{line}:{column}", self.path.display())
+    }
+
+    /// Whether a step logs on with the target's second, non-administrator account.
+    pub fn needs_portal_account(&self) -> bool {
+        self.def
+            .steps
+            .iter()
+            .any(|s| s.auth == Some(AuthChoice::PortalUser))
     }
 
     /// Whether the case is tagged `side-effects` (starts, stops or retries a job).
@@ -247,7 +257,7 @@ impl Scope<'_> {
                 || self.job_var(var)?;
             if !known {
                 return Err(format!(
-                    "`{{{{{var}}}}}` is not defined here: it is not a built-in ({}), a `job.ROLE` of this case, or a value captured by an earlier step{}",
+                    "`{{{{{var}}}}}` is not defined here: it is not a built-in ({}), a `job.ROLE` of this case, or a value captured by an earlier step (or, in `expect`, by this one){}",
                     BUILTINS.join(", "),
                     if RESPONSE_VARS.contains(&var) {
                         " (`response.*` is only available in `expect`)"
@@ -309,19 +319,19 @@ impl Template {
 
 fn validate(case: &Case) -> Result<(), Invalid> {
     let def = &case.def;
-    let spec = def.spec.get_ref();
-    let valid_spec = spec == "seed"
-        || (!spec.is_empty()
-            && spec
-                .split('.')
-                .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit())));
-    if !valid_spec {
-        return Err((
-            def.spec.span(),
-            format!(
-                "`spec` must be a section of em-rest-api.md such as \"2.2\" (or \"seed\"), not {spec:?}"
-            ),
-        ));
+    for (field, cited) in
+        std::iter::once(("spec", &def.spec)).chain(def.covers.iter().map(|c| ("covers", c)))
+    {
+        let id = cited.get_ref();
+        if section_by_id(id).is_none() {
+            return Err((
+                cited.span(),
+                format!(
+                    "`{field}` must name a section of em-rest-api.md such as \"2.2\" (or \"seed\"), not {id:?}; the sections are {}",
+                    section_ids()
+                ),
+            ));
+        }
     }
     let mut roles = BTreeSet::new();
     for job in &def.jobs {
@@ -444,28 +454,12 @@ fn validate_step<'c>(
     }
     let mut new_captures = Vec::new();
     for e in &step.expect.0 {
-        for h in &e.headers {
-            for t in h.get_ref().predicate.templates() {
-                scope.check(t, true).map_err(|msg| (h.span(), msg))?;
-            }
-            if matches!(h.get_ref().predicate, Predicate::MediaType(_))
-                && !h.get_ref().name.eq_ignore_ascii_case("content-type")
-            {
-                return Err((
-                    h.span(),
-                    "`media_type` applies to the Content-Type header".into(),
-                ));
-            }
-        }
-        for b in &e.body {
-            check_body_assert(scope, b.get_ref(), true).map_err(|msg| (b.span(), msg))?;
-        }
-        if e.empty && !e.body.is_empty() {
-            return Err((
-                e.status.span(),
-                "`empty = true` and body checks contradict each other".into(),
-            ));
-        }
+        // An alternative's checks may use what it captures itself (captures are taken first).
+        let before = scope.captures.clone();
+        scope.captures.extend(e.capture.keys().cloned());
+        let checked = validate_expect(e, scope);
+        scope.captures = before;
+        checked?;
         for (cname, c) in &e.capture {
             if BUILTINS.contains(&cname.as_str())
                 || cname.starts_with("job.")
@@ -508,6 +502,33 @@ fn validate_step<'c>(
                 format!("two steps use the snapshot name {s:?}"),
             ));
         }
+    }
+    Ok(())
+}
+
+/// Checks one `expect` alternative's header and body assertions against `scope`.
+fn validate_expect(e: &Expect, scope: &Scope) -> Result<(), Invalid> {
+    for h in &e.headers {
+        for t in h.get_ref().predicate.templates() {
+            scope.check(t, true).map_err(|msg| (h.span(), msg))?;
+        }
+        if matches!(h.get_ref().predicate, Predicate::MediaType(_))
+            && !h.get_ref().name.eq_ignore_ascii_case("content-type")
+        {
+            return Err((
+                h.span(),
+                "`media_type` applies to the Content-Type header".into(),
+            ));
+        }
+    }
+    for b in &e.body {
+        check_body_assert(scope, b.get_ref(), true).map_err(|msg| (b.span(), msg))?;
+    }
+    if e.empty && !e.body.is_empty() {
+        return Err((
+            e.status.span(),
+            "`empty = true` and body checks contradict each other".into(),
+        ));
     }
     Ok(())
 }
@@ -607,7 +628,22 @@ expect = { status = 200 }
             ),
             (
                 GOOD.replace("spec = \"2.2\"", "spec = \"two\""),
-                "`spec` must be a section",
+                "`spec` must name a section",
+            ),
+            (
+                GOOD.replace("spec = \"2.2\"", "spec = \"9.9\""),
+                "not \"9.9\"; the sections are seed, 1.1",
+            ),
+            (
+                GOOD.replace(
+                    "level = \"must\"",
+                    "level = \"must\"\ncovers = [\"7\", \"77\"]",
+                ),
+                "`covers` must name a section",
+            ),
+            (
+                GOOD.replace("\"RetryJob\" }", "\"{{task2}}\" }"),
+                "`{{task2}}` is not defined here",
             ),
             (
                 GOOD.replace("{ root = \"Task\" },", "{ root = \"Task\", path = \"x\" },"),
@@ -622,6 +658,27 @@ expect = { status = 200 }
                 "expected {expected:?} in:\n{err}"
             );
         }
+    }
+
+    #[test]
+    fn an_expect_may_use_its_own_captures_and_steps_may_clean_up() {
+        let text = GOOD
+            .replace(
+                "{ path = \"Operation\", equals = \"RetryJob\" },",
+                "{ path = \"@Href\", matches = 'tasks/{{id}}$' },",
+            )
+            .replace(
+                "capture = { task = { path = \"@Href\" } }",
+                "capture = { task = { path = \"@Href\" }, id = { path = \"TaskId\" } }",
+            )
+            .replace(
+                "path = \"{{task}}\"",
+                "path = \"{{task}}\"\ncleanup = true\nauth = \"portal-user\"",
+            );
+        let case = load(&text).unwrap();
+        assert!(case.def.steps[1].cleanup);
+        assert!(case.needs_portal_account());
+        assert!(!load(GOOD).unwrap().needs_portal_account());
     }
 
     #[test]

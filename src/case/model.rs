@@ -53,6 +53,9 @@ pub struct CaseFile {
     pub title: String,
     /// The section of the spec (`em-rest-api.md`) it checks, e.g. `2.2`, or `seed`.
     pub spec: Spanned<String>,
+    /// Other sections whose facts its assertions also check (for the coverage table).
+    #[serde(default)]
+    pub covers: Vec<Spanned<String>>,
     /// How strongly the spec backs it.
     pub level: Level,
     /// Why the level: the evidence, or what the documentation leaves open.
@@ -116,6 +119,9 @@ pub enum AuthChoice {
     Basic,
     /// The run's user name with a password that is certainly wrong.
     WrongPassword,
+    /// The target's second, non-administrator account (a Portal User); a trial that needs it is
+    /// ignored when the target has none.
+    PortalUser,
 }
 
 /// The `Accept` header a request carries.
@@ -205,6 +211,10 @@ pub struct Step {
     /// Name of the snapshot of this step's normalised response.
     #[serde(default)]
     pub snapshot: Option<Spanned<String>>,
+    /// Run this step even after an earlier step failed (logging out a session the case opened,
+    /// stopping a job it started); after a failure its own result does not count.
+    #[serde(default)]
+    pub cleanup: bool,
 }
 
 fn default_session() -> SessionChoice {
@@ -490,6 +500,8 @@ pub struct HeaderAssert {
     /// Header name (case-insensitive).
     pub name: String,
     pub predicate: Predicate,
+    /// Shown with a failure: why the spec wants this.
+    pub note: Option<String>,
 }
 
 impl<'de> Deserialize<'de> for HeaderAssert {
@@ -506,11 +518,16 @@ impl<'de> Deserialize<'de> for HeaderAssert {
         };
         let mut rest = table.clone();
         rest.remove("name");
+        let note = take_string(&mut rest, "note").map_err(de::Error::custom)?;
         let predicate = RawPredicate::deserialize(toml::Value::Table(rest))
             .map_err(|e| de::Error::custom(e.message().to_string()))?
             .into_predicate(true)
             .map_err(de::Error::custom)?;
-        Ok(HeaderAssert { name, predicate })
+        Ok(HeaderAssert {
+            name,
+            predicate,
+            note,
+        })
     }
 }
 

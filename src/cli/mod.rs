@@ -1,6 +1,7 @@
 //! The command line: `emconform [OPTIONS] [FILTER]` runs the suite (libtest's flags work alongside
 //! emconform's own); subcommands do the rest.
 
+pub mod coverage;
 pub mod run;
 
 use std::ffi::OsString;
@@ -10,6 +11,7 @@ use std::time::Duration;
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
+use crate::case::Level;
 use crate::roles::job_role;
 
 /// Exit status when a trial failed (libtest's convention).
@@ -39,7 +41,10 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Print the coverage table (cases and trials per level and per spec section) as Markdown
+    Coverage(coverage::CoverageArgs),
+}
 
 /// A `--job ROLE=ID` option.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +73,13 @@ fn parse_job_arg(s: &str) -> Result<JobArg, String> {
         role: role.to_string(),
         id: id.to_ascii_lowercase(),
     })
+}
+
+fn parse_level(s: &str) -> Result<Level, String> {
+    Level::ALL
+        .into_iter()
+        .find(|l| l.name().eq_ignore_ascii_case(s))
+        .ok_or_else(|| format!("{s:?} is not a level; levels are must, should, may"))
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -100,9 +112,35 @@ pub struct RunArgs {
     /// Which job plays which role on the target (repeatable)
     #[arg(long = "job", value_name = "ROLE=ID", value_parser = parse_job_arg)]
     pub jobs: Vec<JobArg>,
+    /// A second account that is not a Portal Administrator (a Portal User), for the role checks
+    #[arg(
+        long,
+        env = "EMCONFORM_PORTAL_USER",
+        value_name = "NAME",
+        requires = "portal_password_env"
+    )]
+    pub portal_user: Option<String>,
+    /// Read the second account's password from this environment variable
+    #[arg(
+        long,
+        env = "EMCONFORM_PORTAL_PASSWORD_ENV",
+        value_name = "VAR",
+        requires = "portal_user"
+    )]
+    pub portal_password_env: Option<String>,
     /// Run cases that start, stop or retry jobs on a remote target
     #[arg(long, env = "EMCONFORM_ALLOW_SIDE_EFFECTS")]
     pub allow_side_effects: bool,
+    /// The weakest level that runs: must (documented), should (seen on real servers), may
+    /// (inferred); weaker trials are ignored unless --include-ignored
+    #[arg(
+        long,
+        env = "EMCONFORM_LEVEL",
+        default_value = "should",
+        value_parser = parse_level,
+        value_name = "LEVEL"
+    )]
+    pub level: Level,
     /// API version to log on with (`latest`, `v1_7`, ...)
     #[arg(
         long,
@@ -164,6 +202,7 @@ pub fn main_with(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     };
     match cli.command {
         None => run::run_suite(cli.run),
+        Some(Command::Coverage(args)) => coverage::print_coverage(&args),
     }
 }
 
@@ -213,5 +252,33 @@ mod tests {
         assert!(cli.run.libtest.exact);
         assert_eq!(cli.run.libtest.filter.as_deref(), Some("retry"));
         assert_eq!(cli.run.libtest.test_threads, Some(1));
+        assert_eq!(cli.run.level, Level::Should);
+    }
+
+    #[test]
+    fn levels_and_the_second_account_are_options() {
+        let cli = parse(["emconform", "--level", "MAY"].map(OsString::from)).unwrap();
+        assert_eq!(cli.run.level, Level::May);
+        assert!(parse(["emconform", "--level", "maybe"].map(OsString::from)).is_err());
+        // The account needs its password variable, and the other way round.
+        assert!(parse(["emconform", "--portal-user", "D\\u"].map(OsString::from)).is_err());
+        let cli = parse(
+            [
+                "emconform",
+                "--portal-user",
+                "D\\u",
+                "--portal-password-env",
+                "PW",
+            ]
+            .map(OsString::from),
+        )
+        .unwrap();
+        assert_eq!(cli.run.portal_user.as_deref(), Some("D\\u"));
+        assert!(matches!(
+            parse(["emconform", "coverage"].map(OsString::from))
+                .unwrap()
+                .command,
+            Some(Command::Coverage(_))
+        ));
     }
 }

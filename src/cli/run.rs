@@ -13,7 +13,7 @@ use crate::case::{Level, load_cases};
 use crate::fixture::{Fault, FixtureOptions, Profile};
 use crate::http::{HttpClient, HttpConfig, Trust};
 use crate::roles::JobInfo;
-use crate::runner::{self, Policy, RunContext, RunSettings, TrialOutcome, TrialSpec, Verdict};
+use crate::runner::{self, Policy, RunContext, RunSettings, TrialOutcome, TrialSpec};
 use crate::secret::{Credentials, Redactor};
 use crate::snapshot::{SnapshotMode, Snapshots};
 use crate::target::{SetupError, Target, TargetKind, session, start_fixture};
@@ -165,40 +165,34 @@ async fn set_up_target(
         redactor.clone(),
         &args.api_version,
         jobs,
-    ))
+    )
+    .with_portal_account(portal_account(args)?))
 }
 
 /// Prints, on stderr (stdout belongs to libtest's formats), the results per level.
-fn print_level_summary(outcomes: &[(TrialSpec, TrialOutcome)]) {
-    let mut parts = Vec::new();
-    for level in Level::ALL {
-        let of_level: Vec<&Verdict> = outcomes
-            .iter()
-            .filter(|(s, _)| s.case.def.level == level)
-            .map(|(_, o)| &o.verdict)
-            .collect();
-        if of_level.is_empty() {
-            continue;
-        }
-        let passed = of_level
-            .iter()
-            .filter(|v| matches!(v, Verdict::Passed))
-            .count();
-        let failed = of_level
-            .iter()
-            .filter(|v| matches!(v, Verdict::Failed(_)))
-            .count();
-        let ignored = of_level
-            .iter()
-            .filter(|v| matches!(v, Verdict::Ignored(_)))
-            .count();
-        parts.push(format!(
-            "{level}: {passed} passed, {failed} failed, {ignored} ignored"
-        ));
+fn print_level_summary(
+    specs: &[TrialSpec],
+    outcomes: &[(TrialSpec, TrialOutcome)],
+    not_run: &[String],
+    weakest: Level,
+) {
+    let tallies = runner::summary::tally(specs, outcomes, not_run);
+    if let Some(line) = runner::summary::level_summary(&tallies, weakest) {
+        eprintln!("emconform: {line}");
     }
-    if !parts.is_empty() {
-        eprintln!("emconform: {}", parts.join("; "));
-    }
+}
+
+/// The second, non-administrator account of a remote target, if the options give one.
+fn portal_account(args: &RunArgs) -> Result<Option<Credentials>, SetupError> {
+    let (Some(user), Some(var)) = (&args.portal_user, &args.portal_password_env) else {
+        return Ok(None);
+    };
+    let password = std::env::var(var).map_err(|_| {
+        SetupError::Config(format!(
+            "--portal-password-env {var}: the environment variable {var} is not set"
+        ))
+    })?;
+    Ok(Some(Credentials::new(user.clone(), password)))
 }
 
 /// Runs the suite.
@@ -244,7 +238,7 @@ pub fn run_suite(mut args: RunArgs) -> ExitCode {
         run_settings,
         policy,
     ));
-    let trials = runner::libtest_trials(&specs, &context);
+    let trials = runner::libtest_trials(&specs, &context, args.level);
     if args.libtest.list {
         let _ = libtest_mimic::run(&args.libtest, trials);
         return ExitCode::SUCCESS;
@@ -261,12 +255,18 @@ pub fn run_suite(mut args: RunArgs) -> ExitCode {
         );
     }
     let _ = context.target.set(target.clone());
+    // Trials libtest ignores without calling them (weaker than --level), for the summary.
+    let not_run: Vec<String> = trials
+        .iter()
+        .filter(|t| !args.libtest.is_filtered_out(t) && args.libtest.is_ignored(t))
+        .map(|t| t.name().to_string())
+        .collect();
     let conclusion = libtest_mimic::run(&args.libtest, trials);
     if let Err(problem) = runtime.block_on(target.logout()) {
         eprintln!("emconform: warning: {}", redactor.redact(&problem));
     }
     let outcomes = context.outcomes.lock().unwrap_or_else(|e| e.into_inner());
-    print_level_summary(&outcomes);
+    print_level_summary(&specs, &outcomes, &not_run, args.level);
     conclusion.exit_code()
 }
 

@@ -17,7 +17,7 @@ use crate::case::{
     AcceptChoice, AuthChoice, Capture, CaptureSource, Case, Expect, SessionChoice, Step, Vars,
 };
 use crate::check::{self, Mismatch};
-use crate::http::{HttpError, OutgoingRequest, Response};
+use crate::http::{OutgoingRequest, Response};
 use crate::normalize::Normalizer;
 use crate::roles::JobInfo;
 use crate::runner::message::{FailedStep, failure_message};
@@ -130,6 +130,13 @@ async fn run_steps(
     values.insert("mime".to_string(), spec.format.mime().to_string());
     values.insert("api_version".to_string(), target.api_version.clone());
     values.insert("user".to_string(), target.credentials.user.clone());
+    if case.needs_portal_account() && target.portal_account.is_none() {
+        return Verdict::Ignored(
+            "this case needs a second account that is not a Portal Administrator (a Portal User): \
+             give one with --portal-user NAME --portal-password-env VAR"
+                .into(),
+        );
+    }
     let mut known = Vec::new();
     for role in case.job_roles() {
         let job: JobInfo = match target.lease_job(role, case.has_side_effects()) {
@@ -148,8 +155,15 @@ async fn run_steps(
     // reviewer sees every new or changed snapshot of a trial at once.
     let mut snapshot_failures = Vec::new();
     let total = case.def.steps.len();
+    // The first failure decides the verdict; after it only `cleanup` steps run (logging out what
+    // the case opened), and their own results no longer matter.
+    let mut failure: Option<String> = None;
     for (index, step) in case.def.steps.iter().enumerate() {
         let name = step.name.get_ref().clone();
+        if failure.is_some() && !step.cleanup {
+            records.push(skipped_record(&name, "an earlier step failed".into()));
+            continue;
+        }
         if let Some(when) = &step.when {
             let w = when.get_ref();
             if outcomes.get(&w.step).and_then(|o| o.as_deref()) != Some(w.outcome.as_str()) {
@@ -174,12 +188,16 @@ async fn run_steps(
         )
         .await;
         outcomes.insert(name, record.outcome.clone());
-        let failure = match result {
+        if failure.is_some() {
+            records.push(record);
+            continue;
+        }
+        let problem = match result {
             Err(StepError(problem)) => Some(problem),
             Ok(()) if !record.mismatches.is_empty() => Some(String::new()),
             Ok(()) => None,
         };
-        if let Some(problem) = failure {
+        if let Some(problem) = problem {
             let failed = FailedStep {
                 case,
                 index,
@@ -188,9 +206,9 @@ async fn run_steps(
                 record: &record,
                 problem: Some(problem.as_str()).filter(|p| !p.is_empty()),
             };
-            let message = failure_message(&failed, target, settings.snapshots.mode());
+            failure = Some(failure_message(&failed, target, settings.snapshots.mode()));
             records.push(record);
-            return Verdict::Failed(target.redactor.redact(&message));
+            continue;
         }
         if settings.snapshots.mode() == SnapshotMode::Assert
             && matches!(
@@ -210,7 +228,9 @@ async fn run_steps(
         }
         records.push(record);
     }
-    if snapshot_failures.is_empty() {
+    if let Some(message) = failure {
+        Verdict::Failed(target.redactor.redact(&message))
+    } else if snapshot_failures.is_empty() {
         Verdict::Passed
     } else {
         Verdict::Failed(target.redactor.redact(&snapshot_failures.join("\n")))
@@ -313,6 +333,15 @@ fn build_request(
                 wrong.basic_authorization().expose().to_string(),
             ));
         }
+        Some(AuthChoice::PortalUser) => {
+            let account = target.portal_account.as_ref().ok_or_else(|| {
+                StepError("the target has no second (Portal User) account".into())
+            })?;
+            headers.push((
+                "Authorization".into(),
+                account.basic_authorization().expose().to_string(),
+            ));
+        }
         None => {}
     }
     for (name, value) in &step.headers {
@@ -370,17 +399,13 @@ async fn send_step(
 ) -> Result<Response, StepError> {
     let Some(aw) = &step.await_ else {
         record.sends = 1;
-        return target.http.send(request).await.map_err(|e| send_error(&e));
+        return send_once(target, request).await;
     };
     let deadline = aw.deadline.unwrap_or(settings.await_deadline);
     let started = Instant::now();
     let mut pause = settings.poll_initial;
     loop {
-        let response = target
-            .http
-            .send(request)
-            .await
-            .map_err(|e| send_error(&e))?;
+        let response = send_once(target, request).await?;
         record.sends += 1;
         let status_expected = step
             .expect
@@ -398,7 +423,7 @@ async fn send_step(
             response: Some(&response),
         };
         let done = !status_expected
-            || check::body_satisfies(&aw.until, &response, format, &checking).unwrap_or(true);
+            || check::await_settled(&aw.until, &response, format, &checking).unwrap_or(true);
         if done {
             return Ok(response);
         }
@@ -421,8 +446,19 @@ async fn send_step(
     }
 }
 
-fn send_error(e: &HttpError) -> StepError {
-    StepError(format!("no response: {e}"))
+/// Sends the request once. A session token in the response (a case that logs on) is a secret from
+/// the moment it arrives, whatever the case captures; the redactor also hides the session GUID it
+/// encodes (spec §1.2).
+async fn send_once(target: &Target, request: &OutgoingRequest) -> Result<Response, StepError> {
+    let response = target
+        .http
+        .send(request)
+        .await
+        .map_err(|e| StepError(format!("no response: {e}")))?;
+    for token in response.header_all(SESSION_HEADER) {
+        target.redactor.add(token);
+    }
+    Ok(response)
 }
 
 /// Finds the value a capture asks for.
@@ -510,7 +546,7 @@ async fn run_step(
         return Ok(());
     };
     record.outcome = expect.outcome.clone();
-    check_expect(case, expect, &response, spec.format, values, record);
+    // Captures first: the alternative's own checks may use them (`TaskId` against `Href`).
     for (name, capture) in &expect.capture {
         let format = expect.format.unwrap_or(spec.format);
         match capture_value(capture.get_ref(), &response, format) {
@@ -529,6 +565,7 @@ async fn run_step(
             }),
         }
     }
+    check_expect(case, expect, &response, spec.format, values, record);
     take_snapshot(
         spec, step, target, settings, normalizer, record, &request, &response,
     );

@@ -4,6 +4,7 @@
 
 pub mod exec;
 pub mod message;
+pub mod summary;
 
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -149,8 +150,13 @@ pub async fn run_all(
 }
 
 /// The libtest-mimic trials for `specs`: named by trial id, with the level as the kind
-/// (`[must] jobs::retry::failed_job::xml`); `may` trials are ignored unless asked for.
-pub fn libtest_trials(specs: &[TrialSpec], context: &Arc<RunContext>) -> Vec<Trial> {
+/// (`[must] jobs::retry::answer::xml`); trials weaker than `weakest` (by default `may` ones) are
+/// ignored unless asked for (`--include-ignored`, `--ignored`).
+pub fn libtest_trials(
+    specs: &[TrialSpec],
+    context: &Arc<RunContext>,
+    weakest: Level,
+) -> Vec<Trial> {
     specs
         .iter()
         .map(|spec| {
@@ -159,7 +165,7 @@ pub fn libtest_trials(specs: &[TrialSpec], context: &Arc<RunContext>) -> Vec<Tri
             let owned = spec.clone();
             Trial::ignorable_test(spec.id.clone(), move || context.run(&owned))
                 .with_kind(level.name())
-                .with_ignored_flag(level == Level::May)
+                .with_ignored_flag(level > weakest)
         })
         .collect()
 }

@@ -31,8 +31,12 @@ pub enum TargetKind {
 enum JobSource {
     /// Fresh jobs per trial.
     Fixture(Fixture),
-    /// Jobs assigned by the user; side-effecting trials take one for themselves.
-    Assigned(Mutex<BTreeMap<String, Vec<JobInfo>>>),
+    /// Jobs assigned by the user: side-effecting trials take one of the `free` ones for
+    /// themselves; read-only trials use the first one `assigned`, taken or not.
+    Assigned {
+        assigned: BTreeMap<String, Vec<JobInfo>>,
+        free: Mutex<BTreeMap<String, Vec<JobInfo>>>,
+    },
 }
 
 /// A job handed to a trial, or why there is none.
@@ -47,6 +51,9 @@ pub struct Target {
     pub credentials: Credentials,
     pub api_version: String,
     pub redactor: Redactor,
+    /// A second account that is not a Portal Administrator (a Portal User), for the cases about
+    /// role checks (spec §3.2); `None` when the target has none, and those trials are ignored.
+    pub portal_account: Option<Credentials>,
     session: Session,
     jobs: JobSource,
 }
@@ -100,6 +107,8 @@ impl Target {
         redactor: Redactor,
         api_version: &str,
     ) -> Target {
+        let portal = fixture.portal_credentials();
+        redactor.add_credentials(&portal);
         Target {
             kind: TargetKind::Fixture,
             api_base: fixture.api_base(),
@@ -107,6 +116,7 @@ impl Target {
             http,
             api_version: api_version.to_string(),
             redactor,
+            portal_account: Some(portal),
             session,
             jobs: JobSource::Fixture(fixture),
         }
@@ -130,9 +140,22 @@ impl Target {
             credentials,
             api_version: api_version.to_string(),
             redactor,
+            portal_account: None,
             session,
-            jobs: JobSource::Assigned(Mutex::new(jobs)),
+            jobs: JobSource::Assigned {
+                free: Mutex::new(jobs.clone()),
+                assigned: jobs,
+            },
         }
+    }
+
+    /// The same target with a second, non-administrator account (registered with the redactor).
+    pub fn with_portal_account(mut self, account: Option<Credentials>) -> Target {
+        if let Some(account) = &account {
+            self.redactor.add_credentials(account);
+        }
+        self.portal_account = account;
+        self
     }
 
     /// The run's session token.
@@ -154,7 +177,7 @@ impl Target {
     pub fn embedded_fixture(&self) -> Option<&Fixture> {
         match &self.jobs {
             JobSource::Fixture(f) => Some(f),
-            JobSource::Assigned(_) => None,
+            JobSource::Assigned { .. } => None,
         }
     }
 
@@ -170,17 +193,91 @@ impl Target {
             JobSource::Fixture(f) => f
                 .provision_job(role)
                 .ok_or_else(|| format!("the fixture has no role {role:?}")),
-            JobSource::Assigned(pool) => {
-                let mut pool = pool.lock().unwrap_or_else(|e| e.into_inner());
-                let jobs = pool.get_mut(role).filter(|j| !j.is_empty()).ok_or_else(|| {
-                    format!("no job plays the role `{role}` on this target (give one with --job {role}=ID)")
-                })?;
-                if exclusive {
-                    Ok(jobs.remove(0))
-                } else {
-                    Ok(jobs[0].clone())
+            JobSource::Assigned { assigned, free } => {
+                let none = || {
+                    format!(
+                        "no job plays the role `{role}` on this target (give one with --job {role}=ID)"
+                    )
+                };
+                if !exclusive {
+                    return assigned
+                        .get(role)
+                        .and_then(|jobs| jobs.first().cloned())
+                        .ok_or_else(none);
                 }
+                if assigned.get(role).is_none_or(|jobs| jobs.is_empty()) {
+                    return Err(none());
+                }
+                let mut free = free.lock().unwrap_or_else(|e| e.into_inner());
+                free.get_mut(role)
+                    .filter(|jobs| !jobs.is_empty())
+                    .map(|jobs| jobs.remove(0))
+                    .ok_or_else(|| {
+                        format!(
+                            "every job playing `{role}` was used by another trial of this run (a job supports one \
+                             side-effecting trial; give more with --job {role}=ID)"
+                        )
+                    })
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::HttpConfig;
+
+    fn remote(jobs: &[(&str, &str)]) -> Target {
+        let mut assigned: BTreeMap<String, Vec<JobInfo>> = BTreeMap::new();
+        for (role, id) in jobs {
+            assigned
+                .entry(role.to_string())
+                .or_default()
+                .push(JobInfo::new(*id, format!("job {id}")));
+        }
+        Target::remote(
+            Url::parse("https://em.example:9398/api/").expect("url"),
+            HttpClient::new(HttpConfig::default()).expect("client"),
+            Credentials::new("u", "p"),
+            Session {
+                token: Secret::new("t"),
+                logout_url: None,
+            },
+            Redactor::new(),
+            "latest",
+            assigned,
+        )
+    }
+
+    #[test]
+    fn side_effecting_trials_take_a_job_each_and_read_only_ones_still_find_one() {
+        let target = remote(&[("failed", "a"), ("failed", "b"), ("succeeded", "c")]);
+        assert_eq!(
+            target.lease_job("failed", true).map(|j| j.id),
+            Ok("a".into())
+        );
+        assert_eq!(
+            target.lease_job("failed", true).map(|j| j.id),
+            Ok("b".into())
+        );
+        let used_up = target.lease_job("failed", true).unwrap_err();
+        assert!(used_up.contains("used by another trial"), "{used_up}");
+        // Taken jobs still serve trials that only read.
+        assert_eq!(
+            target.lease_job("failed", false).map(|j| j.id),
+            Ok("a".into())
+        );
+        let none = target.lease_job("warning", false).unwrap_err();
+        assert!(none.contains("--job warning=ID"), "{none}");
+        assert!(target.lease_job("warning", true).is_err());
+    }
+
+    #[test]
+    fn the_second_account_is_optional_and_redacted() {
+        let target = remote(&[]);
+        assert!(target.portal_account.is_none());
+        let target = target.with_portal_account(Some(Credentials::new("D\\portal", "pw-2nd")));
+        assert_eq!(target.redactor.redact("x pw-2nd y"), "x <redacted> y");
     }
 }
