@@ -113,6 +113,31 @@ fn unknown_options_faults_and_unreachable_targets_exit_2() {
         "{stderr}"
     );
     assert!(!stderr.contains("pw-never-shown"));
+
+    // The second account's password variable is checked before anything is sent.
+    let out = Command::new(env!("CARGO_BIN_EXE_emconform"))
+        .args([
+            "--target",
+            "http://127.0.0.1:1/api",
+            "--user",
+            "u",
+            "--password-env",
+            "EMCONFORM_TEST_PW",
+            "--portal-user",
+            "DOMAIN\\portal",
+            "--portal-password-env",
+            "EMCONFORM_TEST_NOT_SET",
+        ])
+        .env("EMCONFORM_TEST_PW", "pw-never-shown")
+        .env_remove("EMCONFORM_TEST_NOT_SET")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("the environment variable EMCONFORM_TEST_NOT_SET is not set"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]

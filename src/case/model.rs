@@ -119,6 +119,9 @@ pub enum AuthChoice {
     Basic,
     /// The run's user name with a password that is certainly wrong.
     WrongPassword,
+    /// A user name that certainly does not exist (refused like a wrong password, but no real
+    /// account collects a failed attempt towards a lockout).
+    UnknownUser,
     /// The target's second, non-administrator account (a Portal User); a trial that needs it is
     /// ignored when the target has none.
     PortalUser,

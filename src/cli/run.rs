@@ -147,6 +147,7 @@ async fn set_up_target(
         ))
     })?;
     let credentials = Credentials::new(user, password);
+    let portal = portal_account(args)?;
     if args.insecure {
         eprintln!("emconform: warning: --insecure: the server's TLS certificate is not verified");
     }
@@ -166,7 +167,7 @@ async fn set_up_target(
         &args.api_version,
         jobs,
     )
-    .with_portal_account(portal_account(args)?))
+    .with_portal_account(portal))
 }
 
 /// Prints, on stderr (stdout belongs to libtest's formats), the results per level.

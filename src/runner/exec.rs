@@ -322,11 +322,13 @@ fn build_request(
                 .expose()
                 .to_string(),
         )),
-        Some(AuthChoice::WrongPassword) => {
-            let wrong = Credentials::new(
-                target.credentials.user.clone(),
-                format!("wrong-{}", uuid::Uuid::new_v4()),
-            );
+        Some(choice @ (AuthChoice::WrongPassword | AuthChoice::UnknownUser)) => {
+            let nonce = uuid::Uuid::new_v4().simple().to_string();
+            let user = match choice {
+                AuthChoice::UnknownUser => format!("emconform-nobody-{nonce}"),
+                _ => target.credentials.user.clone(),
+            };
+            let wrong = Credentials::new(user, format!("wrong-{nonce}"));
             target.redactor.add_credentials(&wrong);
             headers.push((
                 "Authorization".into(),
