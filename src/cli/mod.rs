@@ -1,7 +1,10 @@
 //! The command line: `emconform [OPTIONS] [FILTER]` runs the suite (libtest's flags work alongside
 //! emconform's own); subcommands do the rest.
 
+mod password;
 pub mod run;
+pub mod serve;
+pub mod skips;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -39,7 +42,10 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Run the embedded Enterprise Manager simulator as a standalone server (HTTP or HTTPS)
+    Serve(serve::ServeArgs),
+}
 
 /// A `--job ROLE=ID` option.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,6 +140,10 @@ pub struct RunArgs {
     /// How long an await (a task finishing) may take [default: 10s on the fixture, 10m otherwise]
     #[arg(long, env = "EMCONFORM_AWAIT_DEADLINE", value_parser = parse_duration, value_name = "DURATION")]
     pub await_deadline: Option<Duration>,
+    /// Show running trials and their awaits on stderr (default: against a remote target when
+    /// stderr is a terminal)
+    #[arg(long, env = "EMCONFORM_PROGRESS")]
+    pub progress: bool,
     /// Largest response body read
     #[arg(long, env = "EMCONFORM_MAX_BODY_BYTES", default_value_t = 16 * 1024 * 1024, value_name = "BYTES")]
     pub max_body_bytes: usize,
@@ -164,7 +174,24 @@ pub fn main_with(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     };
     match cli.command {
         None => run::run_suite(cli.run),
+        Some(Command::Serve(args)) => serve::serve(args),
     }
+}
+
+/// Waits for Ctrl-C or SIGTERM; returns the exit status a shell expects for it (128 + signal).
+pub(crate) async fn interrupted() -> i32 {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            return tokio::select! {
+                _ = tokio::signal::ctrl_c() => 130,
+                _ = term.recv() => 143,
+            };
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+    130
 }
 
 /// Lets `emconform --list | head` end quietly, as command-line tools do, instead of panicking on

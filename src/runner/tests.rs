@@ -163,3 +163,48 @@ async fn no_password_or_session_id_in_messages_or_normalised_responses() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expired_run_session_is_renewed_and_the_trials_still_pass() {
+    let target = fixture(None).await;
+    // The server forgets the run's session, as after its idle timeout.
+    target.logout().await.expect("logout");
+    let outcomes = run(&target).await;
+    for o in &outcomes {
+        assert_eq!(o.verdict, Verdict::Passed, "{}", o.id);
+    }
+    let fixture = target.embedded_fixture().expect("a fixture target");
+    // One logon for the run, one renewal shared by every trial that met the 401.
+    assert_eq!(fixture.issued_tokens().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_task_that_never_finishes_fails_at_the_deadline_saying_what_was_awaited() {
+    let target = fixture(Some(Fault::TaskNeverFinishes)).await;
+    let settings = Arc::new(RunSettings {
+        await_deadline: Duration::from_millis(100),
+        ..(*settings()).clone()
+    });
+    let outcomes = run_all(
+        &specs(),
+        target.clone(),
+        settings,
+        Policy {
+            allow_side_effects: false,
+        },
+        8,
+    )
+    .await;
+    let message = failure(&outcomes, "jobs::retry::failed_job::xml");
+    assert!(
+        message.contains("step 2/3 \"task is consistent\""),
+        "{message}"
+    );
+    assert!(message.contains("✗ gave up waiting after"), "{message}");
+    assert!(
+        message.contains("still not { path = \"State\", equals = \"Finished\" } (cases/jobs/retry/failed_job.toml:"),
+        "{message}"
+    );
+    // The last thing seen: the task, still running.
+    assert!(message.contains("<State>Running</State>"), "{message}");
+}
