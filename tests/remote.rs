@@ -504,3 +504,120 @@ fn list_says_per_trial_what_would_run_and_terse_list_is_untouched() {
     assert!(!stdout.is_empty());
     assert!(stdout.lines().all(|l| l.ends_with(": test")), "{stdout}");
 }
+
+/// A pseudo-terminal: the child gets the slave side as its controlling terminal.
+struct Pty {
+    master: std::fs::File,
+    slave: std::fs::File,
+}
+
+fn open_pty() -> Pty {
+    use std::os::fd::FromRawFd as _;
+    let (mut master, mut slave) = (0, 0);
+    // SAFETY: openpty writes two new descriptors, which the Files below then own.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+    // SAFETY: both descriptors are open and owned by nothing else.
+    unsafe {
+        Pty {
+            master: std::fs::File::from_raw_fd(master),
+            slave: std::fs::File::from_raw_fd(slave),
+        }
+    }
+}
+
+/// Whether the terminal still echoes what is typed.
+fn echoes(master: &std::fs::File) -> bool {
+    use std::os::fd::AsRawFd as _;
+    // SAFETY: a zeroed termios is a valid buffer for tcgetattr to fill.
+    let mut termios: libc::termios = unsafe { std::mem::zeroed() };
+    // SAFETY: the descriptor is open for as long as `master` lives.
+    let rc = unsafe { libc::tcgetattr(master.as_raw_fd(), &mut termios) };
+    rc != 0 || termios.c_lflag & libc::ECHO != 0
+}
+
+#[test]
+fn without_password_env_a_terminal_is_asked_and_the_password_not_echoed() {
+    use std::io::{Read as _, Write as _};
+    use std::os::unix::process::CommandExt as _;
+    let served = serve(ServeOptions::default());
+    let password = served.server.credentials().password.expose().to_string();
+    let pty = open_pty();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_emconform"));
+    command
+        .args(["--target", served.server.api_base().as_str()])
+        .args([
+            "--user",
+            &served.server.credentials().user,
+            "without_session",
+        ])
+        .env_remove(PASSWORD_VAR)
+        .env_remove("EMCONFORM_PASSWORD_ENV")
+        .stdin(pty.slave.try_clone().unwrap())
+        .stdout(pty.slave.try_clone().unwrap())
+        .stderr(pty.slave.try_clone().unwrap());
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            libc::setsid();
+            libc::ioctl(0, libc::TIOCSCTTY, 0);
+            Ok(())
+        });
+    }
+    let mut child = command.spawn().expect("starts");
+    drop(pty.slave);
+    let mut reader = pty.master.try_clone().unwrap();
+    let (chunks, seen) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buffer = [0u8; 4096];
+        // Once the child is gone, reading the master fails (EIO): that is the end.
+        while let Ok(n) = reader.read(&mut buffer) {
+            if n == 0 || chunks.send(buffer[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut screen = String::new();
+    let mut answered = false;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while let Ok(chunk) = seen.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        screen.push_str(&String::from_utf8_lossy(&chunk));
+        if !answered && screen.contains("Password for ") {
+            // Type only once the prompt has turned echo off, as a person would.
+            while echoes(&pty.master) && Instant::now() < deadline {
+                std::thread::yield_now();
+            }
+            let mut master = &pty.master;
+            master
+                .write_all(format!("{password}\n").as_bytes())
+                .unwrap();
+            answered = true;
+        }
+        if screen.contains("emconform: must:") {
+            break;
+        }
+    }
+    let status = child.wait().expect("exits");
+    assert!(answered, "no prompt:\n{screen}");
+    assert!(
+        screen.contains(&format!(
+            "Password for {} at 127.0.0.1: ",
+            served.server.credentials().user
+        )),
+        "{screen}"
+    );
+    assert!(status.success(), "{screen}");
+    assert!(screen.contains("test result: "), "{screen}");
+    assert!(
+        !screen.contains(&password),
+        "the password was shown:\n{screen}"
+    );
+}

@@ -89,7 +89,8 @@ pub struct RunArgs {
     /// Account to log on with (DOMAIN\user)
     #[arg(long, env = "EMCONFORM_USER", value_name = "NAME")]
     pub user: Option<String>,
-    /// Read the password from this environment variable (never from the command line)
+    /// Read the password from this environment variable (never from the command line); without
+    /// it, the password is asked for on the terminal
     #[arg(long, env = "EMCONFORM_PASSWORD_ENV", value_name = "VAR")]
     pub password_env: Option<String>,
     /// Do not verify the server's TLS certificate
@@ -103,7 +104,7 @@ pub struct RunArgs {
         conflicts_with = "insecure"
     )]
     pub ca_cert: Option<PathBuf>,
-    /// Which job plays which role on the target (repeatable)
+    /// Which job plays which role on the target (repeatable); roles not given are discovered
     #[arg(long = "job", value_name = "ROLE=ID", value_parser = parse_job_arg)]
     pub jobs: Vec<JobArg>,
     /// Run cases that start, stop or retry jobs on a remote target
@@ -176,6 +177,23 @@ pub fn main_with(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         None => run::run_suite(cli.run),
         Some(Command::Serve(args)) => serve::serve(args),
     }
+}
+
+/// The runtime a command's async work runs on.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
+/// A fixture fault by its `--fault` name; an unknown name lists the known ones.
+pub(crate) fn fault_by_name(name: &str) -> Result<crate::fixture::Fault, String> {
+    crate::fixture::Fault::by_name(name).ok_or_else(|| {
+        let names: Vec<&str> = crate::fixture::FAULTS.iter().map(|f| f.name).collect();
+        format!("unknown fault {name:?}; faults are: {}", names.join(", "))
+    })
 }
 
 /// Waits for Ctrl-C or SIGTERM; returns the exit status a shell expects for it (128 + signal).

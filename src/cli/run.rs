@@ -12,7 +12,7 @@ use url::Url;
 use super::password::read_password;
 use super::{EXIT_USAGE, PROJECT_ROOT, RunArgs, interrupted, skips};
 use crate::case::{Level, load_cases};
-use crate::fixture::{Fault, FixtureOptions, Profile};
+use crate::fixture::{FixtureOptions, Profile};
 use crate::http::{HttpClient, HttpConfig, Trust};
 use crate::progress::Progress;
 use crate::runner::{self, Policy, RunContext, RunSettings, TrialOutcome, TrialSpec, Verdict};
@@ -116,13 +116,7 @@ async fn set_up_target(
     let Some(target) = &args.target else {
         let fault = match &args.fault {
             None => None,
-            Some(name) => Some(Fault::by_name(name).ok_or_else(|| {
-                let names: Vec<&str> = crate::fixture::FAULTS.iter().map(|f| f.name).collect();
-                SetupError::Config(format!(
-                    "unknown fault {name:?}; faults are: {}",
-                    names.join(", ")
-                ))
-            })?),
+            Some(name) => Some(super::fault_by_name(name).map_err(SetupError::Config)?),
         };
         let options = FixtureOptions {
             fault,
@@ -238,13 +232,9 @@ pub fn run_suite(mut args: RunArgs) -> ExitCode {
     if args.libtest.test_threads.is_none() {
         args.libtest.test_threads = Some(if remote { 4 } else { 8 });
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime() {
         Ok(rt) => rt,
-        Err(e) => return usage_error(format!("cannot start the async runtime: {e}")),
+        Err(e) => return usage_error(e),
     };
     let policy = Policy {
         allow_side_effects: args.allow_side_effects,

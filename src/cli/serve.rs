@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::{EXIT_USAGE, interrupted};
-use crate::fixture::{ADMIN_USER, FAULTS, Fault};
+use crate::fixture::ADMIN_USER;
 use crate::secret::Credentials;
 use crate::serve::{ServeOptions, Server};
 
@@ -46,18 +46,9 @@ fn usage_error(message: impl std::fmt::Display) -> ExitCode {
 
 /// Runs the server until interrupted.
 pub fn serve(args: ServeArgs) -> ExitCode {
-    let fault = match &args.fault {
-        None => None,
-        Some(name) => match Fault::by_name(name) {
-            Some(fault) => Some(fault),
-            None => {
-                let names: Vec<&str> = FAULTS.iter().map(|f| f.name).collect();
-                return usage_error(format!(
-                    "unknown fault {name:?}; faults are: {}",
-                    names.join(", ")
-                ));
-            }
-        },
+    let fault = match args.fault.as_deref().map(super::fault_by_name).transpose() {
+        Ok(fault) => fault,
+        Err(e) => return usage_error(e),
     };
     let credentials = match &args.password_env {
         None => None,
@@ -78,13 +69,9 @@ pub fn serve(args: ServeArgs) -> ExitCode {
         jobs_per_role: args.jobs_per_role,
         credentials,
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime() {
         Ok(rt) => rt,
-        Err(e) => return usage_error(format!("cannot start the async runtime: {e}")),
+        Err(e) => return usage_error(e),
     };
     runtime.block_on(async {
         let server = match Server::start(options).await {

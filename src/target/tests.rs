@@ -8,7 +8,11 @@ use super::*;
 use crate::http::OutgoingRequest;
 
 async fn remote(fixture: &Fixture) -> Arc<Target> {
-    let http = HttpClient::new(HttpConfig::default()).expect("client");
+    remote_with(fixture, HttpConfig::default()).await
+}
+
+async fn remote_with(fixture: &Fixture, config: HttpConfig) -> Arc<Target> {
+    let http = HttpClient::new(config).expect("client");
     let target = connect(
         fixture.api_base(),
         http,
@@ -182,20 +186,14 @@ async fn a_check_that_gets_no_answer_fails_the_lease() {
     })
     .await
     .unwrap();
-    let http = HttpClient::new(HttpConfig {
-        request_timeout: std::time::Duration::from_millis(200),
-        ..HttpConfig::default()
-    })
-    .unwrap();
-    let target = connect(
-        fixture.api_base(),
-        http,
-        fixture.credentials(),
-        "latest",
-        &Redactor::new(),
+    let target = remote_with(
+        &fixture,
+        HttpConfig {
+            request_timeout: std::time::Duration::from_millis(200),
+            ..HttpConfig::default()
+        },
     )
-    .await
-    .expect("logon is answered");
+    .await;
     let mut jobs = BTreeMap::new();
     jobs.insert(
         "failed".to_string(),
