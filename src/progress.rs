@@ -43,7 +43,8 @@ struct Running {
 }
 
 struct Awaiting {
-    what: String,
+    /// The step's name.
+    step: String,
     since: Instant,
     sends: u32,
 }
@@ -137,9 +138,10 @@ impl Progress {
         }
     }
 
-    /// Says that trial `id` is re-sending a request until `what` holds, `sends` requests so far.
-    /// The first call for an await prints a line at once; later ones update the status line.
-    pub fn awaiting(&self, id: &str, what: &str, sends: u32) {
+    /// Says that step `step` of trial `id` is re-sending its request until `condition` holds,
+    /// `sends` requests so far. The first call for an await prints a line at once; later ones
+    /// update the status line.
+    pub fn awaiting(&self, id: &str, step: &str, condition: &str, sends: u32) {
         let Some(shared) = &self.shared else { return };
         let first = {
             let mut running = shared.lock();
@@ -147,13 +149,13 @@ impl Progress {
                 return;
             };
             match &mut trial.awaiting {
-                Some(a) if a.what == what => {
+                Some(a) if a.step == step => {
                     a.sends = sends;
                     false
                 }
                 slot => {
                     *slot = Some(Awaiting {
-                        what: what.to_string(),
+                        step: step.to_string(),
                         since: Instant::now(),
                         sends,
                     });
@@ -162,7 +164,9 @@ impl Progress {
             }
         };
         if first {
-            (shared.sink)(&format!("emconform: {id}: awaiting {what}"));
+            (shared.sink)(&format!(
+                "emconform: {id}: step \"{step}\" awaits {condition}"
+            ));
         }
     }
 
@@ -173,7 +177,7 @@ impl Progress {
     }
 }
 
-/// `emconform: 3 of 40 done; running: a::xml 14s (awaiting X for 12s, 6 requests), b::json 2s`.
+/// `emconform: 3 of 40 done; running: a::xml 14s (step "x" awaiting for 12s, 6 requests), b::json 2s`.
 fn status_line(
     now: Instant,
     done: usize,
@@ -189,8 +193,8 @@ fn status_line(
             let mut text = format!("{id} {}s", now.duration_since(r.started).as_secs());
             if let Some(a) = &r.awaiting {
                 text.push_str(&format!(
-                    " (awaiting {} for {}s, {} request{})",
-                    a.what,
+                    " (step \"{}\" awaiting for {}s, {} request{})",
+                    a.step,
                     now.duration_since(a.since).as_secs(),
                     a.sends,
                     if a.sends == 1 { "" } else { "s" }
@@ -240,15 +244,15 @@ mod tests {
         progress.set_total(4);
         let guard = progress.trial("a::xml");
         let _other = progress.trial("b::json");
-        progress.awaiting("a::xml", "State = Finished", 1);
-        progress.awaiting("a::xml", "State = Finished", 2);
+        progress.awaiting("a::xml", "poll", "State = Finished", 1);
+        progress.awaiting("a::xml", "poll", "State = Finished", 2);
         assert_eq!(
             *lines.lock().unwrap(),
-            vec!["emconform: a::xml: awaiting State = Finished".to_string()]
+            vec!["emconform: a::xml: step \"poll\" awaits State = Finished".to_string()]
         );
         let line = progress.status_line().unwrap();
         assert!(
-            line.starts_with("emconform: 0 of 4 done; running: a::xml 0s (awaiting State = Finished for 0s, 2 requests), b::json 0s"),
+            line.starts_with("emconform: 0 of 4 done; running: a::xml 0s (step \"poll\" awaiting for 0s, 2 requests), b::json 0s"),
             "{line}"
         );
         drop(guard);
@@ -263,7 +267,7 @@ mod tests {
     fn disabled_progress_does_nothing() {
         let progress = Progress::disabled();
         let _g = progress.trial("a");
-        progress.awaiting("a", "x", 1);
+        progress.awaiting("a", "s", "x", 1);
         assert!(progress.status_line().is_none());
         assert!(!progress.is_enabled());
     }

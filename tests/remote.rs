@@ -162,8 +162,9 @@ fn https_trusted_with_ca_cert_passes_every_trial_and_leaks_nothing() {
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
     let verdicts = verdicts(&stdout);
-    assert!(!verdicts.is_empty());
-    assert!(verdicts.values().all(|v| v == "ok"), "{verdicts:#?}");
+    assert!(!verdicts.values().any(|v| v == "FAILED"), "{verdicts:#?}");
+    let retry = verdicts.get("[must] jobs::retry::failed_job::xml");
+    assert_eq!(retry.map(String::as_str), Some("ok"), "the retry ran");
     assert!(
         stderr.contains("emconform: jobs for the trials"),
         "{stderr}"
@@ -275,7 +276,12 @@ fn a_role_without_a_job_is_ignored_saying_how_to_give_one() {
     let job = format!("failed={}", failed.1.id);
     let out = run(
         &served,
-        &["--job", &job, "--allow-side-effects", "failed_job"],
+        &[
+            "--job",
+            &job,
+            "--allow-side-effects",
+            "jobs::retry::failed_job::",
+        ],
     );
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
@@ -304,11 +310,13 @@ fn a_server_that_never_answers_fails_the_trials_within_the_timeout_and_the_run_e
         .filter(|(role, _)| ["failed", "succeeded"].contains(role))
         .map(|(role, job)| format!("--job={role}={}", job.id))
         .collect();
+    // Every trial of these cases calls /api/jobs, which this server never answers.
     let mut args = vec![
         "--request-timeout",
         "500ms",
         "--allow-side-effects",
         "--progress",
+        "jobs::retry::",
     ];
     args.extend(jobs.iter().map(String::as_str));
     let started = Instant::now();
@@ -317,8 +325,9 @@ fn a_server_that_never_answers_fails_the_trials_within_the_timeout_and_the_run_e
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(101), "{stdout}\n{stderr}");
     let verdicts = verdicts(&stdout);
-    assert!(!verdicts.is_empty());
-    assert!(verdicts.values().all(|v| v == "FAILED"), "{verdicts:#?}");
+    assert!(verdicts.values().any(|v| v == "FAILED"), "{verdicts:#?}");
+    let failed_or_ignored = |v: &String| v == "FAILED" || v.starts_with("ignored");
+    assert!(verdicts.values().all(failed_or_ignored), "{verdicts:#?}");
     assert!(
         stdout.contains("no complete answer within 500ms (--request-timeout)"),
         "{stdout}"
@@ -355,10 +364,15 @@ fn json_output_stays_parseable_with_progress_on() {
         );
     }
     assert!(
-        stderr.contains("emconform: jobs::retry::failed_job::xml: awaiting { path = \"State\", equals = \"Finished\" }"),
+        stderr.contains("emconform: jobs::retry::failed_job::xml: step \"task is consistent\" awaits { path = \"State\", equals = \"Finished\" }"),
         "{stderr}"
     );
     assert!(stdout.contains("gave up waiting after"), "{stdout}");
+    // The failures carry curl lines with the session header: redacted.
+    assert!(
+        stdout.contains("-H 'X-RestSvcSessionId: <redacted>'"),
+        "{stdout}"
+    );
     assert_no_secrets(&served, &out);
 }
 
@@ -418,13 +432,21 @@ fn ctrl_c_logs_the_session_out() {
         ..ServeOptions::default()
     });
     let password = served.server.credentials().password.expose().to_string();
-    let mut child = emconform(&served, &password, &["--allow-side-effects", "--progress"])
-        .arg("--await-deadline")
-        .arg("10m")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starts");
+    let mut child = emconform(
+        &served,
+        &password,
+        &[
+            "--allow-side-effects",
+            "--progress",
+            "jobs::retry::failed_job::",
+        ],
+    )
+    .arg("--await-deadline")
+    .arg("10m")
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("starts");
     let stderr = child.stderr.take().expect("piped");
     let (lines, seen) = mpsc::channel();
     std::thread::spawn(move || {
@@ -435,7 +457,7 @@ fn ctrl_c_logs_the_session_out() {
     // Wait (bounded) until a trial is stuck in its await; the run would hang there for 10 minutes.
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut log = Vec::new();
-    while !log.iter().any(|l: &String| l.contains(": awaiting ")) {
+    while !log.iter().any(|l: &String| l.contains("\" awaits ")) {
         match seen.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
             Ok(line) => log.push(line),
             Err(_) => {

@@ -472,7 +472,9 @@ async fn send_step(
                 record.sends,
             )));
         }
-        target.progress.awaiting(&spec.id, &awaited, record.sends);
+        target
+            .progress
+            .awaiting(&spec.id, step.name.get_ref(), &awaited, record.sends);
         // The last poll falls on the deadline itself.
         tokio::time::sleep(pause.min(remaining)).await;
         pause = if pause.is_zero() {
