@@ -370,6 +370,14 @@ impl Target {
         let JobSource::Remote(pools) = &self.jobs else {
             return Ok(String::new());
         };
+        // The same job given twice for a role is one job (it supports one retry, not two).
+        let mut unique: Vec<(String, String)> = Vec::new();
+        for pair in given {
+            if !unique.contains(pair) {
+                unique.push(pair.clone());
+            }
+        }
+        let given = unique.as_slice();
         let mut checks = tokio::task::JoinSet::new();
         for (index, (role, id)) in given.iter().enumerate() {
             if needed.contains(role) {

@@ -160,7 +160,8 @@ async fn a_failed_job_is_leased_once_and_not_again_after_its_retry() {
     let fixture = Fixture::start(FixtureOptions::default()).await.unwrap();
     let target = remote(&fixture).await;
     let failed = fixture.provision_job("failed").unwrap();
-    let given = vec![("failed".to_string(), failed.id.clone())];
+    // Given twice, it is still one job.
+    let given = vec![("failed".to_string(), failed.id.clone()); 2];
     target.find_jobs(&given, &roles(&["failed"])).await.unwrap();
     // A reading trial shares it; a retrying trial takes it.
     assert_eq!(target.lease_job("failed", false).await, Ok(failed.clone()));
