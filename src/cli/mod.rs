@@ -2,7 +2,10 @@
 //! emconform's own); subcommands do the rest.
 
 pub mod coverage;
+mod password;
 pub mod run;
+pub mod serve;
+pub mod skips;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -44,6 +47,8 @@ pub struct Cli {
 pub enum Command {
     /// Print the coverage table (cases and trials per level and per spec section) as Markdown
     Coverage(coverage::CoverageArgs),
+    /// Run the embedded Enterprise Manager simulator as a standalone server (HTTP or HTTPS)
+    Serve(serve::ServeArgs),
 }
 
 /// A `--job ROLE=ID` option.
@@ -95,7 +100,8 @@ pub struct RunArgs {
     /// Account to log on with (DOMAIN\user)
     #[arg(long, env = "EMCONFORM_USER", value_name = "NAME")]
     pub user: Option<String>,
-    /// Read the password from this environment variable (never from the command line)
+    /// Read the password from this environment variable (never from the command line); without
+    /// it, the password is asked for on the terminal
     #[arg(long, env = "EMCONFORM_PASSWORD_ENV", value_name = "VAR")]
     pub password_env: Option<String>,
     /// Do not verify the server's TLS certificate
@@ -109,7 +115,7 @@ pub struct RunArgs {
         conflicts_with = "insecure"
     )]
     pub ca_cert: Option<PathBuf>,
-    /// Which job plays which role on the target (repeatable)
+    /// Which job plays which role on the target (repeatable); roles not given are discovered
     #[arg(long = "job", value_name = "ROLE=ID", value_parser = parse_job_arg)]
     pub jobs: Vec<JobArg>,
     /// A second account that is not a Portal Administrator (a Portal User), for the role checks
@@ -172,6 +178,10 @@ pub struct RunArgs {
     /// How long an await (a task finishing) may take [default: 10s on the fixture, 10m otherwise]
     #[arg(long, env = "EMCONFORM_AWAIT_DEADLINE", value_parser = parse_duration, value_name = "DURATION")]
     pub await_deadline: Option<Duration>,
+    /// Show running trials and their awaits on stderr (default: against a remote target when
+    /// stderr is a terminal)
+    #[arg(long, env = "EMCONFORM_PROGRESS")]
+    pub progress: bool,
     /// Largest response body read
     #[arg(long, env = "EMCONFORM_MAX_BODY_BYTES", default_value_t = 16 * 1024 * 1024, value_name = "BYTES")]
     pub max_body_bytes: usize,
@@ -203,7 +213,41 @@ pub fn main_with(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     match cli.command {
         None => run::run_suite(cli.run),
         Some(Command::Coverage(args)) => coverage::print_coverage(&args),
+        Some(Command::Serve(args)) => serve::serve(args),
     }
+}
+
+/// The runtime a command's async work runs on.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
+/// A fixture fault by its `--fault` name; an unknown name lists the known ones.
+pub(crate) fn fault_by_name(name: &str) -> Result<crate::fixture::Fault, String> {
+    crate::fixture::Fault::by_name(name).ok_or_else(|| {
+        let names: Vec<&str> = crate::fixture::FAULTS.iter().map(|f| f.name).collect();
+        format!("unknown fault {name:?}; faults are: {}", names.join(", "))
+    })
+}
+
+/// Waits for Ctrl-C or SIGTERM; returns the exit status a shell expects for it (128 + signal).
+pub(crate) async fn interrupted() -> i32 {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            return tokio::select! {
+                _ = tokio::signal::ctrl_c() => 130,
+                _ = term.recv() => 143,
+            };
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+    130
 }
 
 /// Lets `emconform --list | head` end quietly, as command-line tools do, instead of panicking on

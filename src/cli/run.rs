@@ -1,6 +1,7 @@
 //! `emconform [OPTIONS] [FILTER]`: load the cases, set up the target, run the trials, log out.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -8,15 +9,19 @@ use std::time::Duration;
 
 use url::Url;
 
-use super::{EXIT_USAGE, PROJECT_ROOT, RunArgs};
+use super::password::read_password;
+use super::{EXIT_USAGE, PROJECT_ROOT, RunArgs, interrupted, skips};
 use crate::case::{Level, load_cases};
-use crate::fixture::{Fault, FixtureOptions, Profile};
+use crate::fixture::{FixtureOptions, Profile};
 use crate::http::{HttpClient, HttpConfig, Trust};
-use crate::roles::JobInfo;
+use crate::progress::Progress;
 use crate::runner::{self, Policy, RunContext, RunSettings, TrialOutcome, TrialSpec};
 use crate::secret::{Credentials, Redactor};
 use crate::snapshot::{SnapshotMode, Snapshots};
-use crate::target::{SetupError, Target, TargetKind, session, start_fixture};
+use crate::target::{SetupError, Target, TargetKind, connect, start_fixture};
+
+/// How often the progress display says what is running.
+const PROGRESS_INTERVAL: Duration = Duration::from_secs(5);
 
 fn usage_error(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("emconform: {message}");
@@ -102,7 +107,7 @@ fn settings(args: &RunArgs, remote: bool, snapshots: Snapshots) -> (HttpConfig, 
     (http, run)
 }
 
-/// Starts the fixture, or logs on to the remote target.
+/// Starts the fixture, or logs on to the remote target (its jobs are found afterwards).
 async fn set_up_target(
     args: &RunArgs,
     http_config: HttpConfig,
@@ -111,13 +116,7 @@ async fn set_up_target(
     let Some(target) = &args.target else {
         let fault = match &args.fault {
             None => None,
-            Some(name) => Some(Fault::by_name(name).ok_or_else(|| {
-                let names: Vec<&str> = crate::fixture::FAULTS.iter().map(|f| f.name).collect();
-                SetupError::Config(format!(
-                    "unknown fault {name:?}; faults are: {}",
-                    names.join(", ")
-                ))
-            })?),
+            Some(name) => Some(super::fault_by_name(name).map_err(SetupError::Config)?),
         };
         let options = FixtureOptions {
             fault,
@@ -138,36 +137,44 @@ async fn set_up_target(
         .user
         .clone()
         .ok_or_else(|| SetupError::Config("--target needs --user NAME".into()))?;
-    let var = args.password_env.clone().ok_or_else(|| {
-        SetupError::Config("--target needs --password-env VAR (the name of an environment variable holding the password)".into())
-    })?;
-    let password = std::env::var(&var).map_err(|_| {
-        SetupError::Config(format!(
-            "--password-env {var}: the environment variable {var} is not set"
-        ))
-    })?;
+    let password = read_password(args.password_env.as_deref(), &user, &base)?;
     let credentials = Credentials::new(user, password);
+    redactor.add_credentials(&credentials);
     let portal = portal_account(args)?;
     if args.insecure {
         eprintln!("emconform: warning: --insecure: the server's TLS certificate is not verified");
     }
-    let session = session::logon(&http, &base, &credentials, &args.api_version, redactor).await?;
-    let mut jobs: BTreeMap<String, Vec<JobInfo>> = BTreeMap::new();
-    for j in &args.jobs {
-        jobs.entry(j.role.clone())
-            .or_default()
-            .push(JobInfo::new(j.id.clone(), format!("job {}", j.id)));
-    }
-    Ok(Target::remote(
-        base,
-        http,
-        credentials,
-        session,
-        redactor.clone(),
-        &args.api_version,
-        jobs,
+    Ok(
+        connect(base, http, credentials, &args.api_version, redactor)
+            .await?
+            .with_portal_account(portal),
     )
-    .with_portal_account(portal))
+}
+
+/// On Ctrl-C (or SIGTERM), logs the run's session out and ends the process: a session left open
+/// on a production server counts against its limits until it times out.
+fn log_out_on_interrupt(runtime: &tokio::runtime::Runtime, target: Arc<Target>) {
+    runtime.spawn(async move {
+        let status = interrupted().await;
+        eprintln!("emconform: interrupted; logging out");
+        let limit = target.http.config().request_timeout;
+        tokio::select! {
+            done = tokio::time::timeout(limit, target.logout()) => match done {
+                Ok(Ok(())) => {}
+                Ok(Err(problem)) => eprintln!("emconform: warning: {}", target.redactor.redact(&problem)),
+                Err(_) => eprintln!("emconform: warning: logout did not finish within {limit:?}"),
+            },
+            _ = interrupted() => eprintln!("emconform: interrupted again; not waiting for the logout"),
+        }
+        std::process::exit(status);
+    });
+}
+
+/// Logs out at the end of the run, saying so if it did not work.
+fn log_out(runtime: &tokio::runtime::Runtime, target: &Target) {
+    if let Err(problem) = runtime.block_on(target.logout()) {
+        eprintln!("emconform: warning: {}", target.redactor.redact(&problem));
+    }
 }
 
 /// Prints, on stderr (stdout belongs to libtest's formats), the results per level.
@@ -223,13 +230,9 @@ pub fn run_suite(mut args: RunArgs) -> ExitCode {
     if args.libtest.test_threads.is_none() {
         args.libtest.test_threads = Some(if remote { 4 } else { 8 });
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime() {
         Ok(rt) => rt,
-        Err(e) => return usage_error(format!("cannot start the async runtime: {e}")),
+        Err(e) => return usage_error(e),
     };
     let policy = Policy {
         allow_side_effects: args.allow_side_effects,
@@ -240,20 +243,60 @@ pub fn run_suite(mut args: RunArgs) -> ExitCode {
         policy,
     ));
     let trials = runner::libtest_trials(&specs, &context, args.level);
+    let given_roles: BTreeSet<String> = args.jobs.iter().map(|j| j.role.clone()).collect();
     if args.libtest.list {
+        let annotation = skips::annotates_list(&args.libtest).then(|| {
+            skips::list_annotation(
+                &specs,
+                &trials,
+                &args.libtest,
+                args.target.as_deref(),
+                policy,
+                &given_roles,
+            )
+        });
         let _ = libtest_mimic::run(&args.libtest, trials);
+        if let Some(annotation) = annotation {
+            print!("{annotation}");
+        }
         return ExitCode::SUCCESS;
     }
+    let selected = skips::selected(&specs, &trials, &args.libtest);
+    let kind = if remote {
+        TargetKind::Remote
+    } else {
+        TargetKind::Fixture
+    };
+    let needed = skips::needed_roles(&selected, kind, policy);
     let redactor = Redactor::new();
+    let progress = if args.progress || (remote && std::io::stderr().is_terminal()) {
+        Progress::to_stderr(PROGRESS_INTERVAL)
+    } else {
+        Progress::disabled()
+    };
+    progress.set_total(selected.len());
     let target = match runtime.block_on(set_up_target(&args, http_config, &redactor)) {
-        Ok(t) => Arc::new(t),
+        Ok(t) => Arc::new(t.with_progress(progress)),
         Err(e) => return usage_error(redactor.redact(&e.to_string())),
     };
+    log_out_on_interrupt(&runtime, target.clone());
     if target.kind == TargetKind::Remote {
         eprintln!(
             "emconform: target {} (logged on as {})",
             target.api_base, target.credentials.user
         );
+        let given: Vec<(String, String)> = args
+            .jobs
+            .iter()
+            .map(|j| (j.role.clone(), j.id.clone()))
+            .collect();
+        match runtime.block_on(target.find_jobs(&given, &needed)) {
+            Ok(report) => eprint!("{report}"),
+            Err(e) => {
+                log_out(&runtime, &target);
+                return usage_error(redactor.redact(&e.to_string()));
+            }
+        }
     }
     let _ = context.target.set(target.clone());
     // Trials libtest ignores without calling them (weaker than --level), for the summary.
@@ -263,11 +306,12 @@ pub fn run_suite(mut args: RunArgs) -> ExitCode {
         .map(|t| t.name().to_string())
         .collect();
     let conclusion = libtest_mimic::run(&args.libtest, trials);
-    if let Err(problem) = runtime.block_on(target.logout()) {
-        eprintln!("emconform: warning: {}", redactor.redact(&problem));
-    }
+    log_out(&runtime, &target);
     let outcomes = context.outcomes.lock().unwrap_or_else(|e| e.into_inner());
     print_level_summary(&specs, &outcomes, &not_run, args.level);
+    if let Some(left_out) = skips::left_out_summary(&outcomes) {
+        eprintln!("{}", redactor.redact(&left_out));
+    }
     conclusion.exit_code()
 }
 

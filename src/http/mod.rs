@@ -105,10 +105,7 @@ impl Response {
 pub enum HttpError {
     #[error("could not connect to {host}: {reason}")]
     Connect { host: String, reason: String },
-    #[error(
-        "TLS with {host} failed: {reason}. To trust the server's certificate, pass --ca-cert FILE \
-         (its certificate in PEM); --insecure skips verification"
-    )]
+    #[error("TLS with {host} failed: {reason}. {}", tls::advice(reason))]
     Tls { host: String, reason: String },
     #[error("no complete answer within {0:?} (--request-timeout)")]
     Timeout(Duration),
@@ -154,7 +151,12 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 fn is_tls_error(e: &(dyn std::error::Error + 'static)) -> bool {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(s) = source {
-        if s.downcast_ref::<rustls::Error>().is_some() {
+        // `io::Error::source` skips the error it wraps, so look inside it too.
+        let wrapped = s
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some());
+        if wrapped || s.downcast_ref::<rustls::Error>().is_some() {
             return true;
         }
         let text = s.to_string();
@@ -236,7 +238,15 @@ impl HttpClient {
         let host = host_of(url);
         let reason = error_chain(e);
         if is_tls_error(e) {
-            HttpError::Tls { host, reason }
+            // The innermost cause names the certificate problem; the wrappers only repeat the URL.
+            let mut cause = e;
+            while let Some(inner) = cause.source() {
+                cause = inner;
+            }
+            HttpError::Tls {
+                host,
+                reason: cause.to_string(),
+            }
         } else if connecting {
             HttpError::Connect { host, reason }
         } else {

@@ -40,6 +40,35 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
+/// What to do about a failed TLS handshake, from rustls' reason.
+pub fn advice(reason: &str) -> &'static str {
+    let has = |words: &[&str]| words.iter().any(|w| reason.contains(w));
+    if has(&[
+        "UnknownIssuer",
+        "unknown issuer",
+        "SelfSigned",
+        "self-signed",
+        "self signed",
+    ]) {
+        "The certificate is not signed by an authority this machine trusts (Enterprise Manager's \
+         own certificate is self-signed): export the server's certificate (README: \"Trusting the \
+         server's certificate\") and pass it with --ca-cert FILE; --insecure skips verification \
+         altogether"
+    } else if has(&["NotValidForName", "not valid for name"]) {
+        "The certificate does not name the host in --target: use a host name the certificate lists \
+         in its Subject Alternative Names (often the server's full DNS name), or reissue the \
+         certificate for the name you use; --insecure skips verification altogether"
+    } else if has(&["Expired", "expired", "NotValidYet"]) {
+        "The certificate is outside its validity period (or this machine's clock is wrong): renew \
+         it on the server; --insecure skips verification altogether"
+    } else if has(&["InvalidContentType", "corrupt message", "InvalidMessage"]) {
+        "The server did not answer with TLS: check the port, or use http:// if it serves plain HTTP"
+    } else {
+        "To trust the server's certificate, pass it with --ca-cert FILE (PEM); --insecure skips \
+         verification altogether"
+    }
+}
+
 /// Reads every certificate in a PEM file.
 fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsSetupError> {
     let err = |reason: String| TlsSetupError::CaCert {
@@ -139,6 +168,18 @@ mod tests {
     fn builds_each_policy() {
         assert!(client_config(&Trust::Platform).is_ok());
         assert!(client_config(&Trust::Insecure).is_ok());
+    }
+
+    #[test]
+    fn advice_fits_the_reason() {
+        assert!(advice("invalid peer certificate: UnknownIssuer").contains("--ca-cert FILE"));
+        assert!(
+            advice("invalid peer certificate: certificate not valid for name \"127.0.0.1\"")
+                .contains("Subject Alternative Names")
+        );
+        assert!(advice("invalid peer certificate: Expired").contains("validity period"));
+        assert!(advice("received corrupt message of type InvalidContentType").contains("http://"));
+        assert!(advice("something else").starts_with("To trust"));
     }
 
     #[test]

@@ -17,13 +17,13 @@ use crate::case::{
     AcceptChoice, AuthChoice, Capture, CaptureSource, Case, Expect, SessionChoice, Step, Vars,
 };
 use crate::check::{self, Mismatch};
-use crate::http::{OutgoingRequest, Response};
+use crate::http::{HttpError, OutgoingRequest, Response};
 use crate::normalize::Normalizer;
 use crate::roles::JobInfo;
 use crate::runner::message::{FailedStep, failure_message};
-use crate::secret::Credentials;
+use crate::secret::{Credentials, Secret};
 use crate::snapshot::{SnapshotMode, SnapshotResult, Snapshots, snapshot_name};
-use crate::target::{SESSION_HEADER, Target};
+use crate::target::{NoJob, SESSION_HEADER, Target};
 
 /// How trials wait and compare, for a whole run.
 #[derive(Debug, Clone)]
@@ -82,6 +82,18 @@ pub struct TrialOutcome {
     pub steps: Vec<StepRecord>,
 }
 
+impl TrialOutcome {
+    /// A trial that was not run, and why.
+    pub fn ignored(id: &str, reason: &str) -> TrialOutcome {
+        TrialOutcome {
+            id: id.to_string(),
+            verdict: Verdict::Ignored(reason.to_string()),
+            duration: Duration::ZERO,
+            steps: Vec::new(),
+        }
+    }
+}
+
 /// A trial's placeholder values: built-ins, jobs, captures; plus the response while checking it.
 struct TrialVars<'a> {
     values: &'a BTreeMap<String, String>,
@@ -104,6 +116,7 @@ struct StepError(String);
 /// Runs one trial to its verdict.
 pub async fn run_trial(spec: &TrialSpec, target: &Target, settings: &RunSettings) -> TrialOutcome {
     let started = Instant::now();
+    let _running = target.progress.trial(&spec.id);
     let mut steps = Vec::new();
     let verdict = run_steps(spec, target, settings, &mut steps).await;
     TrialOutcome {
@@ -139,9 +152,12 @@ async fn run_steps(
     }
     let mut known = Vec::new();
     for role in case.job_roles() {
-        let job: JobInfo = match target.lease_job(role, case.has_side_effects()) {
+        let job: JobInfo = match target.lease_job(role, case.has_side_effects()).await {
             Ok(job) => job,
-            Err(reason) => return Verdict::Ignored(reason),
+            Err(NoJob::Ignored(reason)) => return Verdict::Ignored(reason),
+            Err(NoJob::Failed(problem)) => {
+                return Verdict::Failed(target.redactor.redact(&problem));
+            }
         };
         values.insert(format!("job.{role}"), job.id.clone());
         values.insert(format!("job.{role}.uid"), job.uid.clone());
@@ -389,11 +405,50 @@ fn describe_until(case: &Case, step: &Step) -> String {
         .unwrap_or_default()
 }
 
+/// Sends a request. When it carries the run's session and the server answers 401 where the step
+/// expects no 401, the session is taken as expired: the target logs on again and the request is
+/// sent once more with the new token (`request` is updated, so failures show what was sent).
+async fn send_once(
+    step: &Step,
+    request: &mut OutgoingRequest,
+    target: &Target,
+) -> Result<Response, HttpError> {
+    let response = register_tokens(target, target.http.send(request).await?);
+    let expects_401 = step
+        .expect
+        .0
+        .iter()
+        .any(|e| e.status.get_ref().matches(401));
+    if response.status != 401 || step.session != SessionChoice::Run || expects_401 {
+        return Ok(response);
+    }
+    let Some(stale) = request.header(SESSION_HEADER).map(Secret::new) else {
+        return Ok(response);
+    };
+    let Ok(fresh) = target.renew_session(&stale).await else {
+        return Ok(response);
+    };
+    for (name, value) in &mut request.headers {
+        if name.eq_ignore_ascii_case(SESSION_HEADER) {
+            *value = fresh.expose().to_string();
+        }
+    }
+    Ok(register_tokens(target, target.http.send(request).await?))
+}
+
+/// Redacts any session token a response hands out, from the moment it arrives.
+fn register_tokens(target: &Target, response: Response) -> Response {
+    for token in response.header_all(SESSION_HEADER) {
+        target.redactor.add(token);
+    }
+    response
+}
+
 /// Sends the request, re-sending while an `await` condition does not hold.
 async fn send_step(
     spec: &TrialSpec,
     step: &Step,
-    request: &OutgoingRequest,
+    request: &mut OutgoingRequest,
     target: &Target,
     settings: &RunSettings,
     vars: &TrialVars<'_>,
@@ -401,13 +456,30 @@ async fn send_step(
 ) -> Result<Response, StepError> {
     let Some(aw) = &step.await_ else {
         record.sends = 1;
-        return send_once(target, request).await;
+        let sent = send_once(step, request, target).await;
+        record.request = Some(request.clone());
+        return sent.map_err(|e| send_error(&e));
     };
     let deadline = aw.deadline.unwrap_or(settings.await_deadline);
+    let awaited = describe_until(&spec.case, step);
     let started = Instant::now();
     let mut pause = settings.poll_initial;
     loop {
-        let response = send_once(target, request).await?;
+        let sent = send_once(step, request, target).await;
+        record.request = Some(request.clone());
+        let response = match sent {
+            Ok(response) => response,
+            // The last answer seen stays in the record, for the failure message.
+            Err(e) if record.sends > 0 => {
+                return Err(StepError(format!(
+                    "no response while awaiting {awaited}: {e}; {} earlier request(s) over {:.1?} \
+                     were answered, the last answer is below",
+                    record.sends,
+                    started.elapsed()
+                )));
+            }
+            Err(e) => return Err(send_error(&e)),
+        };
         record.sends += 1;
         let status_expected = step
             .expect
@@ -429,17 +501,21 @@ async fn send_step(
         if done {
             return Ok(response);
         }
-        if started.elapsed() + pause > deadline {
-            record.response = Some(response);
+        record.response = Some(response);
+        let remaining = deadline.saturating_sub(started.elapsed());
+        if remaining.is_zero() {
             return Err(StepError(format!(
-                "gave up waiting after {:.1?} and {} requests (deadline {deadline:?}): still not {}; the last \
-                 response is below",
+                "gave up waiting after {:.1?} and {} requests (deadline {deadline:?}, --await-deadline): \
+                 still not {awaited}; the last response is below",
                 started.elapsed(),
                 record.sends,
-                describe_until(&spec.case, step)
             )));
         }
-        tokio::time::sleep(pause).await;
+        target
+            .progress
+            .awaiting(&spec.id, step.name.get_ref(), &awaited, record.sends);
+        // The last poll falls on the deadline itself.
+        tokio::time::sleep(pause.min(remaining)).await;
         pause = if pause.is_zero() {
             Duration::from_millis(1)
         } else {
@@ -448,19 +524,8 @@ async fn send_step(
     }
 }
 
-/// Sends the request once. A session token in the response (a case that logs on) is a secret from
-/// the moment it arrives, whatever the case captures; the redactor also hides the session GUID it
-/// encodes (spec §1.2).
-async fn send_once(target: &Target, request: &OutgoingRequest) -> Result<Response, StepError> {
-    let response = target
-        .http
-        .send(request)
-        .await
-        .map_err(|e| StepError(format!("no response: {e}")))?;
-    for token in response.header_all(SESSION_HEADER) {
-        target.redactor.add(token);
-    }
-    Ok(response)
+fn send_error(e: &HttpError) -> StepError {
+    StepError(format!("no response: {e}"))
 }
 
 /// Finds the value a capture asks for.
@@ -506,7 +571,7 @@ async fn run_step(
     record: &mut StepRecord,
 ) -> Result<(), StepError> {
     let case = &spec.case;
-    let request = {
+    let mut request = {
         let vars = TrialVars {
             values,
             response: None,
@@ -519,7 +584,7 @@ async fn run_step(
             values,
             response: None,
         };
-        send_step(spec, step, &request, target, settings, &vars, record).await?
+        send_step(spec, step, &mut request, target, settings, &vars, record).await?
     };
     record.response = Some(response.clone());
     let Some(expect) = step

@@ -83,6 +83,7 @@ impl RunContext {
             return Err("the target was not set up".into());
         };
         if let Some(reason) = skip_reason(spec, target.kind, self.policy) {
+            self.record(spec, TrialOutcome::ignored(&spec.id, &reason));
             return Ok(Completion::ignored_with(reason));
         }
         let outcome = self
@@ -93,11 +94,15 @@ impl RunContext {
             Verdict::Ignored(reason) => Ok(Completion::ignored_with(reason)),
             Verdict::Failed(message) => Err(Failed::from(message)),
         };
+        self.record(spec, outcome);
+        result
+    }
+
+    fn record(&self, spec: &TrialSpec, outcome: TrialOutcome) {
         self.outcomes
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push((spec.clone(), outcome));
-        result
     }
 }
 
@@ -117,12 +122,7 @@ pub async fn run_all(
         tasks.spawn(async move {
             let _permit = limit.acquire_owned().await;
             let outcome = match skip_reason(&spec, target.kind, policy) {
-                Some(reason) => TrialOutcome {
-                    id: spec.id.clone(),
-                    verdict: Verdict::Ignored(reason),
-                    duration: std::time::Duration::ZERO,
-                    steps: Vec::new(),
-                },
+                Some(reason) => TrialOutcome::ignored(&spec.id, &reason),
                 None => run_trial(&spec, &target, &settings).await,
             };
             (index, outcome)

@@ -208,3 +208,50 @@ async fn no_password_or_session_id_in_messages_or_normalised_responses() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expired_run_session_is_renewed_and_the_trials_still_pass() {
+    let target = fixture(None).await;
+    // The server forgets the run's session, as after its idle timeout.
+    target.logout().await.expect("logout");
+    let outcomes = run(&target).await;
+    for o in &outcomes {
+        assert!(
+            !matches!(o.verdict, Verdict::Failed(_)),
+            "{}: {:?}",
+            o.id,
+            o.verdict
+        );
+    }
+    let fixture = target.embedded_fixture().expect("a fixture target");
+    let own_sessions = fixture.issued_tokens().len();
+    // The renewal is shared by every trial that met the 401: one logon for the run, one renewal,
+    // plus the sessions the authentication cases open for themselves (with their own steps).
+    let run_without_renewal = {
+        let fresh = self::fixture(None).await;
+        run(&fresh).await;
+        fresh
+            .embedded_fixture()
+            .expect("a fixture target")
+            .issued_tokens()
+            .len()
+    };
+    assert_eq!(own_sessions, run_without_renewal + 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_task_that_never_finishes_fails_at_the_deadline_saying_what_was_awaited() {
+    let target = fixture(Some(Fault::TaskNeverFinishes)).await;
+    let settings = Arc::new(RunSettings {
+        await_deadline: Duration::from_millis(100),
+        ..(*settings()).clone()
+    });
+    let outcomes = run_all(&specs(), target.clone(), settings, POLICY, 8).await;
+    let message = failure(&outcomes, "tasks::finishes::xml");
+    assert!(message.contains("step 2/"), "{message}");
+    assert!(message.contains("\"task finishes\""), "{message}");
+    assert!(message.contains("✗ gave up waiting after"), "{message}");
+    assert!(message.contains("equals = \"Finished\""), "{message}");
+    // The last thing seen: the task, still running.
+    assert!(message.contains("<State>Running</State>"), "{message}");
+}
