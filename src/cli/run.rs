@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use url::Url;
 
+use super::gate::{Finished, Gate};
 use super::{EXIT_USAGE, PROJECT_ROOT, RunArgs};
-use crate::case::{Level, load_cases};
+use crate::case::{Level, LoadError};
 use crate::fixture::{Fault, FixtureOptions, Profile};
 use crate::http::{HttpClient, HttpConfig, Trust};
 use crate::roles::JobInfo;
@@ -18,13 +19,33 @@ use crate::secret::{Credentials, Redactor};
 use crate::snapshot::{SnapshotMode, Snapshots};
 use crate::target::{SetupError, Target, TargetKind, session, start_fixture};
 
-fn usage_error(message: impl std::fmt::Display) -> ExitCode {
+pub(crate) fn usage_error(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("emconform: {message}");
     ExitCode::from(EXIT_USAGE)
 }
 
+/// Prints every case file error; nothing was `done` (run, recorded).
+pub(crate) fn case_errors(errors: &[LoadError], done: &str) -> ExitCode {
+    for e in errors {
+        eprintln!("error: {e}");
+    }
+    usage_error(format!(
+        "{} case file error(s); nothing was {done}",
+        errors.len()
+    ))
+}
+
+/// The run's async runtime (trials block on it from libtest's threads).
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| usage_error(format!("cannot start the async runtime: {e}")))
+}
+
 /// The directory an option names, or the project's own.
-fn dir_or_default(given: &Option<PathBuf>, name: &str) -> PathBuf {
+pub(crate) fn dir_or_default(given: &Option<PathBuf>, name: &str) -> PathBuf {
     given
         .clone()
         .unwrap_or_else(|| Path::new(PROJECT_ROOT).join(name))
@@ -69,7 +90,11 @@ pub fn api_base(target: &str) -> Result<Url, SetupError> {
 }
 
 /// The run's timing defaults: quick on the fixture, generous on real servers.
-fn settings(args: &RunArgs, remote: bool, snapshots: Snapshots) -> (HttpConfig, RunSettings) {
+pub(crate) fn settings(
+    args: &RunArgs,
+    remote: bool,
+    snapshots: Snapshots,
+) -> (HttpConfig, RunSettings) {
     let trust = match (&args.ca_cert, args.insecure) {
         (Some(path), _) => Trust::CaCert(path.clone()),
         (None, true) => Trust::Insecure,
@@ -103,7 +128,7 @@ fn settings(args: &RunArgs, remote: bool, snapshots: Snapshots) -> (HttpConfig, 
 }
 
 /// Starts the fixture, or logs on to the remote target.
-async fn set_up_target(
+pub(crate) async fn set_up_target(
     args: &RunArgs,
     http_config: HttpConfig,
     redactor: &Redactor,
@@ -201,19 +226,16 @@ pub fn run_suite(mut args: RunArgs) -> ExitCode {
     let cases_dir = dir_or_default(&args.cases, "cases");
     let snapshots_dir = dir_or_default(&args.snapshots, "snapshots");
     configure_insta(&snapshots_dir);
-    let cases = match load_cases(&cases_dir) {
-        Ok(cases) => cases,
-        Err(errors) => {
-            for e in &errors {
-                eprintln!("error: {e}");
-            }
-            return usage_error(format!(
-                "{} case file error(s); nothing was run",
-                errors.len()
-            ));
-        }
+    let gate = match Gate::prepare(&args) {
+        Ok(gate) => gate,
+        Err(e) => return usage_error(e),
     };
-    let specs = runner::plan(&cases);
+    let loaded = match runner::select::load_for(&cases_dir, &args.libtest) {
+        Ok(loaded) => loaded,
+        Err(errors) => return case_errors(&errors, "run"),
+    };
+    let specs = runner::plan(&loaded.cases);
+    let selection = runner::select::selection(&specs, &args.libtest, args.level);
     let remote = args.target.is_some();
     let mode = match (remote, &args.fault) {
         (false, None) => SnapshotMode::Assert,
@@ -223,13 +245,9 @@ pub fn run_suite(mut args: RunArgs) -> ExitCode {
     if args.libtest.test_threads.is_none() {
         args.libtest.test_threads = Some(if remote { 4 } else { 8 });
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime() {
         Ok(rt) => rt,
-        Err(e) => return usage_error(format!("cannot start the async runtime: {e}")),
+        Err(status) => return status,
     };
     let policy = Policy {
         allow_side_effects: args.allow_side_effects,
@@ -257,18 +275,26 @@ pub fn run_suite(mut args: RunArgs) -> ExitCode {
     }
     let _ = context.target.set(target.clone());
     // Trials libtest ignores without calling them (weaker than --level), for the summary.
-    let not_run: Vec<String> = trials
+    let not_run: Vec<String> = selection
         .iter()
-        .filter(|t| !args.libtest.is_filtered_out(t) && args.libtest.is_ignored(t))
-        .map(|t| t.name().to_string())
+        .filter(|s| s.ignored)
+        .map(|s| s.spec.id.clone())
         .collect();
-    let conclusion = libtest_mimic::run(&args.libtest, trials);
+    // The exit status comes from the gate (expectations, empty runs), not from libtest's verdict.
+    let _ = libtest_mimic::run(&args.libtest, trials);
     if let Err(problem) = runtime.block_on(target.logout()) {
         eprintln!("emconform: warning: {}", redactor.redact(&problem));
     }
-    let outcomes = context.outcomes.lock().unwrap_or_else(|e| e.into_inner());
+    let outcomes = std::mem::take(&mut *context.outcomes.lock().unwrap_or_else(|e| e.into_inner()));
     print_level_summary(&specs, &outcomes, &not_run, args.level);
-    conclusion.exit_code()
+    gate.conclude(Finished {
+        specs: &specs,
+        whole_suite: loaded.whole,
+        selection,
+        outcomes,
+        target: &target,
+        runtime: &runtime,
+    })
 }
 
 #[cfg(test)]
