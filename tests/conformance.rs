@@ -2,5 +2,5 @@
 //! line as `emconform` (filters and libtest flags work: `cargo test --test conformance -- retry`).
 
 fn main() -> std::process::ExitCode {
-    emconform::cli::main_with(std::env::args_os())
+    emconform::cli::test_harness_main(std::env::args_os())
 }

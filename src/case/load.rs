@@ -109,7 +109,13 @@ fn snippet(text: &str, offset: usize) -> String {
 }
 
 impl LoadError {
-    fn at(file: &Path, text: &str, span: &Range<usize>, message: impl Into<String>) -> LoadError {
+    /// An error at a byte span of a file's text (line, column and snippet from the span).
+    pub fn at(
+        file: &Path,
+        text: &str,
+        span: &Range<usize>,
+        message: impl Into<String>,
+    ) -> LoadError {
         let (line, column) = line_column(text, span.start);
         LoadError {
             file: file.to_path_buf(),
@@ -120,7 +126,8 @@ impl LoadError {
         }
     }
 
-    fn whole(file: &Path, message: impl Into<String>) -> LoadError {
+    /// An error about a file as a whole.
+    pub fn whole(file: &Path, message: impl Into<String>) -> LoadError {
         LoadError {
             file: file.to_path_buf(),
             line: 0,
@@ -212,7 +219,7 @@ pub fn load_cases(root: &Path) -> Result<Vec<Case>, Vec<LoadError>> {
 }
 
 /// `file` relative to the working directory when it is under it.
-fn display_path(file: &Path) -> PathBuf {
+pub fn display_path(file: &Path) -> PathBuf {
     std::env::current_dir()
         .ok()
         .and_then(|cwd| file.strip_prefix(cwd).ok().map(Path::to_path_buf))

@@ -1,8 +1,11 @@
 //! The command line: `emconform [OPTIONS] [FILTER]` runs the suite (libtest's flags work alongside
 //! emconform's own); subcommands do the rest.
 
+pub mod compare;
 pub mod coverage;
+pub mod gate;
 mod password;
+pub mod record;
 pub mod run;
 pub mod serve;
 pub mod skips;
@@ -49,6 +52,10 @@ pub enum Command {
     Coverage(coverage::CoverageArgs),
     /// Run the embedded Enterprise Manager simulator as a standalone server (HTTP or HTTPS)
     Serve(serve::ServeArgs),
+    /// Store the normalised responses of every trial (of a real server, or of the fixture)
+    Record(Box<record::RecordArgs>),
+    /// Show, per trial and step, where two recordings differ
+    Compare(compare::CompareArgs),
 }
 
 /// A `--job ROLE=ID` option.
@@ -185,6 +192,21 @@ pub struct RunArgs {
     /// Largest response body read
     #[arg(long, env = "EMCONFORM_MAX_BODY_BYTES", default_value_t = 16 * 1024 * 1024, value_name = "BYTES")]
     pub max_body_bytes: usize,
+    /// Write a report: junit=PATH, json=PATH or markdown=PATH (repeatable)
+    #[arg(long = "report", value_name = "KIND=PATH", value_parser = crate::report::parse_report_spec)]
+    pub reports: Vec<crate::report::ReportSpec>,
+    /// Trials expected to fail on this target (TOML); the run passes when the failures are exactly these
+    #[arg(long, env = "EMCONFORM_EXPECT", value_name = "FILE")]
+    pub expect: Option<PathBuf>,
+    /// Rewrite this expectation file from the run (keeping reasons), and judge the run by it
+    #[arg(long, value_name = "FILE")]
+    pub update_expect: Option<PathBuf>,
+    /// Exit 0 even when no trial was selected or every selected trial was ignored
+    #[arg(long, env = "EMCONFORM_ALLOW_EMPTY")]
+    pub allow_empty: bool,
+    /// Set by the `cargo test` front end (`tests/conformance.rs`), not on the command line.
+    #[arg(skip)]
+    pub under_cargo_test: bool,
     #[command(flatten)]
     pub libtest: libtest_mimic::Arguments,
 }
@@ -192,28 +214,44 @@ pub struct RunArgs {
 /// Parses a command line. libtest-mimic's flattened arguments bring their own help template and
 /// turn `--version` off; both are restored here.
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cli, clap::Error> {
+    const TEMPLATE: &str =
+        "{about-with-newline}\n{usage-heading} {usage}\n\n{all-args}{after-help}";
     let command = Cli::command()
-        .help_template("{about-with-newline}\n{usage-heading} {usage}\n\n{all-args}{after-help}")
+        .help_template(TEMPLATE)
+        .mut_subcommand("record", |c| c.help_template(TEMPLATE))
         .disable_version_flag(false)
         .version(env!("CARGO_PKG_VERSION"));
     let matches = command.try_get_matches_from(args)?;
     Cli::from_arg_matches(&matches)
 }
 
-/// Entry point shared by the binary and the `cargo test` harness.
+/// Entry point of the `emconform` binary.
 pub fn main_with(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    main_for(args, false)
+}
+
+/// Entry point of the `cargo test` harness (`tests/conformance.rs`): the same command line, with
+/// cargo test's conventions for empty selections (see [`gate::empty_run_allowed`]).
+pub fn test_harness_main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    main_for(args, true)
+}
+
+fn main_for(args: impl IntoIterator<Item = OsString>, under_cargo_test: bool) -> ExitCode {
     restore_sigpipe();
-    let cli = match parse(args) {
+    let mut cli = match parse(args) {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
             return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { 0 });
         }
     };
+    cli.run.under_cargo_test = under_cargo_test;
     match cli.command {
         None => run::run_suite(cli.run),
         Some(Command::Coverage(args)) => coverage::print_coverage(&args),
         Some(Command::Serve(args)) => serve::serve(args),
+        Some(Command::Record(args)) => record::record(*args),
+        Some(Command::Compare(args)) => compare::compare(args),
     }
 }
 

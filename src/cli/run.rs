@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use url::Url;
 
+use super::gate::{Finished, Gate};
 use super::password::read_password;
 use super::{EXIT_USAGE, PROJECT_ROOT, RunArgs, interrupted, skips};
-use crate::case::{Level, load_cases};
+use crate::case::{Level, LoadError};
 use crate::fixture::{FixtureOptions, Profile};
 use crate::http::{HttpClient, HttpConfig, Trust};
 use crate::progress::Progress;
@@ -23,13 +24,29 @@ use crate::target::{SetupError, Target, TargetKind, connect, start_fixture};
 /// How often the progress display says what is running.
 const PROGRESS_INTERVAL: Duration = Duration::from_secs(5);
 
-fn usage_error(message: impl std::fmt::Display) -> ExitCode {
+pub(crate) fn usage_error(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("emconform: {message}");
     ExitCode::from(EXIT_USAGE)
 }
 
+/// Prints every case file error; nothing was `done` (run, recorded).
+pub(crate) fn case_errors(errors: &[LoadError], done: &str) -> ExitCode {
+    for e in errors {
+        eprintln!("error: {e}");
+    }
+    usage_error(format!(
+        "{} case file error(s); nothing was {done}",
+        errors.len()
+    ))
+}
+
+/// The run's async runtime (trials block on it from libtest's threads).
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    super::runtime().map_err(usage_error)
+}
+
 /// The directory an option names, or the project's own.
-fn dir_or_default(given: &Option<PathBuf>, name: &str) -> PathBuf {
+pub(crate) fn dir_or_default(given: &Option<PathBuf>, name: &str) -> PathBuf {
     given
         .clone()
         .unwrap_or_else(|| Path::new(PROJECT_ROOT).join(name))
@@ -74,7 +91,11 @@ pub fn api_base(target: &str) -> Result<Url, SetupError> {
 }
 
 /// The run's timing defaults: quick on the fixture, generous on real servers.
-fn settings(args: &RunArgs, remote: bool, snapshots: Snapshots) -> (HttpConfig, RunSettings) {
+pub(crate) fn settings(
+    args: &RunArgs,
+    remote: bool,
+    snapshots: Snapshots,
+) -> (HttpConfig, RunSettings) {
     let trust = match (&args.ca_cert, args.insecure) {
         (Some(path), _) => Trust::CaCert(path.clone()),
         (None, true) => Trust::Insecure,
@@ -151,6 +172,43 @@ async fn set_up_target(
     )
 }
 
+/// Sets up the target and, on a remote one, says where it is and finds the jobs for `needed`
+/// roles (printing what it found); any failure is one message and exit status 2.
+pub(crate) fn prepare_target(
+    args: &RunArgs,
+    runtime: &tokio::runtime::Runtime,
+    http_config: HttpConfig,
+    redactor: &Redactor,
+    needed: &BTreeSet<String>,
+    progress: Progress,
+) -> Result<Arc<Target>, ExitCode> {
+    let target = runtime
+        .block_on(set_up_target(args, http_config, redactor))
+        .map_err(|e| usage_error(redactor.redact(&e.to_string())))?
+        .with_progress(progress);
+    if target.kind == TargetKind::Fixture {
+        return Ok(Arc::new(target));
+    }
+    eprintln!(
+        "emconform: target {} (logged on as {})",
+        target.api_base, target.credentials.user
+    );
+    let given: Vec<(String, String)> = args
+        .jobs
+        .iter()
+        .map(|j| (j.role.clone(), j.id.clone()))
+        .collect();
+    let target = Arc::new(target);
+    match runtime.block_on(target.find_jobs(&given, needed)) {
+        Ok(report) => eprint!("{report}"),
+        Err(e) => {
+            log_out(runtime, &target);
+            return Err(usage_error(redactor.redact(&e.to_string())));
+        }
+    }
+    Ok(target)
+}
+
 /// On Ctrl-C (or SIGTERM), logs the run's session out and ends the process: a session left open
 /// on a production server counts against its limits until it times out.
 fn log_out_on_interrupt(runtime: &tokio::runtime::Runtime, target: Arc<Target>) {
@@ -208,19 +266,16 @@ pub fn run_suite(mut args: RunArgs) -> ExitCode {
     let cases_dir = dir_or_default(&args.cases, "cases");
     let snapshots_dir = dir_or_default(&args.snapshots, "snapshots");
     configure_insta(&snapshots_dir);
-    let cases = match load_cases(&cases_dir) {
-        Ok(cases) => cases,
-        Err(errors) => {
-            for e in &errors {
-                eprintln!("error: {e}");
-            }
-            return usage_error(format!(
-                "{} case file error(s); nothing was run",
-                errors.len()
-            ));
-        }
+    let gate = match Gate::prepare(&args) {
+        Ok(gate) => gate,
+        Err(e) => return usage_error(e),
     };
-    let specs = runner::plan(&cases);
+    let loaded = match runner::select::load_for(&cases_dir, &args.libtest) {
+        Ok(loaded) => loaded,
+        Err(errors) => return case_errors(&errors, "run"),
+    };
+    let specs = runner::plan(&loaded.cases);
+    let selection = runner::select::selection(&specs, &args.libtest, args.level);
     let remote = args.target.is_some();
     let mode = match (remote, &args.fault) {
         (false, None) => SnapshotMode::Assert,
@@ -230,9 +285,9 @@ pub fn run_suite(mut args: RunArgs) -> ExitCode {
     if args.libtest.test_threads.is_none() {
         args.libtest.test_threads = Some(if remote { 4 } else { 8 });
     }
-    let runtime = match super::runtime() {
+    let runtime = match runtime() {
         Ok(rt) => rt,
-        Err(e) => return usage_error(e),
+        Err(status) => return status,
     };
     let policy = Policy {
         allow_side_effects: args.allow_side_effects,
@@ -275,44 +330,34 @@ pub fn run_suite(mut args: RunArgs) -> ExitCode {
         Progress::disabled()
     };
     progress.set_total(selected.len());
-    let target = match runtime.block_on(set_up_target(&args, http_config, &redactor)) {
-        Ok(t) => Arc::new(t.with_progress(progress)),
-        Err(e) => return usage_error(redactor.redact(&e.to_string())),
+    let target = match prepare_target(&args, &runtime, http_config, &redactor, &needed, progress) {
+        Ok(target) => target,
+        Err(status) => return status,
     };
     log_out_on_interrupt(&runtime, target.clone());
-    if target.kind == TargetKind::Remote {
-        eprintln!(
-            "emconform: target {} (logged on as {})",
-            target.api_base, target.credentials.user
-        );
-        let given: Vec<(String, String)> = args
-            .jobs
-            .iter()
-            .map(|j| (j.role.clone(), j.id.clone()))
-            .collect();
-        match runtime.block_on(target.find_jobs(&given, &needed)) {
-            Ok(report) => eprint!("{report}"),
-            Err(e) => {
-                log_out(&runtime, &target);
-                return usage_error(redactor.redact(&e.to_string()));
-            }
-        }
-    }
     let _ = context.target.set(target.clone());
     // Trials libtest ignores without calling them (weaker than --level), for the summary.
-    let not_run: Vec<String> = trials
+    let not_run: Vec<String> = selection
         .iter()
-        .filter(|t| !args.libtest.is_filtered_out(t) && args.libtest.is_ignored(t))
-        .map(|t| t.name().to_string())
+        .filter(|s| s.ignored)
+        .map(|s| s.spec.id.clone())
         .collect();
-    let conclusion = libtest_mimic::run(&args.libtest, trials);
+    // The exit status comes from the gate (expectations, empty runs), not from libtest's verdict.
+    let _ = libtest_mimic::run(&args.libtest, trials);
     log_out(&runtime, &target);
-    let outcomes = context.outcomes.lock().unwrap_or_else(|e| e.into_inner());
+    let outcomes = std::mem::take(&mut *context.outcomes.lock().unwrap_or_else(|e| e.into_inner()));
     print_level_summary(&specs, &outcomes, &not_run, args.level);
     if let Some(left_out) = skips::left_out_summary(&outcomes) {
         eprintln!("{}", redactor.redact(&left_out));
     }
-    conclusion.exit_code()
+    gate.conclude(Finished {
+        specs: &specs,
+        whole_suite: loaded.whole,
+        selection,
+        outcomes,
+        target: &target,
+        runtime: &runtime,
+    })
 }
 
 #[cfg(test)]

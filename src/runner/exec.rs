@@ -65,7 +65,8 @@ pub struct StepRecord {
     pub response: Option<Response>,
     /// How many times the request was sent (more than 1 while awaiting).
     pub sends: u32,
-    /// The normalised exchange, when the step has a snapshot.
+    /// The normalised exchange, when the step has a snapshot (every step that got an answer, in
+    /// [`SnapshotMode::Record`]).
     pub normalised: Option<String>,
     pub snapshot: SnapshotResult,
     /// The `outcome` name of the alternative that applied.
@@ -83,11 +84,11 @@ pub struct TrialOutcome {
 }
 
 impl TrialOutcome {
-    /// A trial that was not run, and why.
-    pub fn ignored(id: &str, reason: &str) -> TrialOutcome {
+    /// The outcome of a trial that sent nothing (ignored before it started, or lost).
+    pub fn not_run(id: &str, verdict: Verdict) -> TrialOutcome {
         TrialOutcome {
             id: id.to_string(),
-            verdict: Verdict::Ignored(reason.to_string()),
+            verdict,
             duration: Duration::ZERO,
             steps: Vec::new(),
         }
@@ -214,6 +215,13 @@ async fn run_steps(
             Ok(()) => None,
         };
         if let Some(problem) = problem {
+            // A recording keeps the last answer of a step that gave up (an await that timed out).
+            if settings.snapshots.mode() == SnapshotMode::Record
+                && record.normalised.is_none()
+                && let (Some(request), Some(response)) = (&record.request, &record.response)
+            {
+                record.normalised = Some(normalizer.exchange(request, response, spec.format));
+            }
             let failed = FailedStep {
                 case,
                 index,
@@ -688,7 +696,10 @@ fn take_snapshot(
     request: &OutgoingRequest,
     response: &Response,
 ) {
-    let Some(snap) = &step.snapshot else { return };
+    let recording = settings.snapshots.mode() == SnapshotMode::Record;
+    if step.snapshot.is_none() && !recording {
+        return;
+    }
     let format = step
         .expect
         .0
@@ -696,15 +707,17 @@ fn take_snapshot(
         .find_map(|e| e.format)
         .unwrap_or(spec.format);
     let text = normalizer.exchange(request, response, format);
-    let name = snapshot_name(&spec.case.id, snap.get_ref(), spec.format);
-    let description = format!(
-        "{} — step {:?}, {}",
-        spec.case.def.title,
-        step.name.get_ref(),
-        spec.format
-    );
-    record.snapshot = settings
-        .snapshots
-        .check(&name, &text, &spec.case.path, &description);
+    if let Some(snap) = step.snapshot.as_ref().filter(|_| !recording) {
+        let name = snapshot_name(&spec.case.id, snap.get_ref(), spec.format);
+        let description = format!(
+            "{} — step {:?}, {}",
+            spec.case.def.title,
+            step.name.get_ref(),
+            spec.format
+        );
+        record.snapshot = settings
+            .snapshots
+            .check(&name, &text, &spec.case.path, &description);
+    }
     record.normalised = Some(text);
 }

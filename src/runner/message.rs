@@ -131,3 +131,14 @@ pub fn failure_message(failed: &FailedStep, target: &Target, mode: SnapshotMode)
     }
     out
 }
+
+/// One line that says what failed, for summaries and report titles: the first `✗` line of a
+/// failure message (without the mark), else its first line.
+pub fn headline(message: &str) -> &str {
+    let mut lines = message.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.clone().next().unwrap_or("failed");
+    lines
+        .find_map(|l| l.strip_prefix('✗'))
+        .map(str::trim)
+        .unwrap_or(first)
+}

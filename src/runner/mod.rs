@@ -4,6 +4,7 @@
 
 pub mod exec;
 pub mod message;
+pub mod select;
 pub mod summary;
 
 use std::sync::{Arc, Mutex, OnceLock};
@@ -82,13 +83,12 @@ impl RunContext {
         let Some(target) = self.target.get() else {
             return Err("the target was not set up".into());
         };
-        if let Some(reason) = skip_reason(spec, target.kind, self.policy) {
-            self.record(spec, TrialOutcome::ignored(&spec.id, &reason));
-            return Ok(Completion::ignored_with(reason));
-        }
-        let outcome = self
-            .runtime
-            .block_on(run_trial(spec, target, &self.settings));
+        let outcome = match skip_reason(spec, target.kind, self.policy) {
+            Some(reason) => TrialOutcome::not_run(&spec.id, Verdict::Ignored(reason)),
+            None => self
+                .runtime
+                .block_on(run_trial(spec, target, &self.settings)),
+        };
         let result = match &outcome.verdict {
             Verdict::Passed => Ok(Completion::Completed),
             Verdict::Ignored(reason) => Ok(Completion::ignored_with(reason)),
@@ -122,7 +122,7 @@ pub async fn run_all(
         tasks.spawn(async move {
             let _permit = limit.acquire_owned().await;
             let outcome = match skip_reason(&spec, target.kind, policy) {
-                Some(reason) => TrialOutcome::ignored(&spec.id, &reason),
+                Some(reason) => TrialOutcome::not_run(&spec.id, Verdict::Ignored(reason)),
                 None => run_trial(&spec, &target, &settings).await,
             };
             (index, outcome)
@@ -139,11 +139,11 @@ pub async fn run_all(
         .into_iter()
         .zip(specs)
         .map(|(o, spec)| {
-            o.unwrap_or_else(|| TrialOutcome {
-                id: spec.id.clone(),
-                verdict: Verdict::Failed("the trial did not complete".into()),
-                duration: std::time::Duration::ZERO,
-                steps: Vec::new(),
+            o.unwrap_or_else(|| {
+                TrialOutcome::not_run(
+                    &spec.id,
+                    Verdict::Failed("the trial did not complete".into()),
+                )
             })
         })
         .collect()
@@ -160,15 +160,25 @@ pub fn libtest_trials(
     specs
         .iter()
         .map(|spec| {
-            let level = spec.case.def.level;
             let context = context.clone();
             let owned = spec.clone();
-            Trial::ignorable_test(spec.id.clone(), move || context.run(&owned))
-                .with_kind(level.name())
-                .with_ignored_flag(level > weakest)
+            trial(spec, weakest, move || context.run(&owned))
         })
         .collect()
 }
 
+/// The libtest-mimic trial for `spec`: its name, its level as kind, ignored when weaker than
+/// `weakest`, and `runner`.
+fn trial(
+    spec: &TrialSpec,
+    weakest: Level,
+    runner: impl FnOnce() -> Result<Completion, Failed> + Send + 'static,
+) -> Trial {
+    let level = spec.case.def.level;
+    Trial::ignorable_test(spec.id.clone(), runner)
+        .with_kind(level.name())
+        .with_ignored_flag(level > weakest)
+}
+
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
