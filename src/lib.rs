@@ -15,6 +15,7 @@ pub mod report;
 pub mod roles;
 pub mod runner;
 pub mod secret;
+pub mod selfcheck;
 pub mod serve;
 pub mod snapshot;
 pub mod spec;

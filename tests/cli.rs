@@ -192,3 +192,32 @@ fn coverage_prints_the_committed_table() {
     .expect("cases/COVERAGE.md");
     assert_eq!(text(&out.stdout), committed);
 }
+
+#[test]
+fn self_check_prints_the_kill_matrix_and_exits_101_when_faults_go_undetected() {
+    // One case detects few of the faults: the check is not perfect, and says which and why.
+    let dir = case_dir("self-check");
+    let logout = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("cases/session/logout.toml");
+    std::fs::create_dir_all(dir.join("session")).expect("a case directory");
+    std::fs::copy(logout, dir.join("session/logout.toml")).expect("copy a case");
+    let out = emconform(&["self-check", "--cases", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(101), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for expected in [
+        "2 trials (1 cases) against the clean fixture",
+        "✓ logout-status-200",
+        "✗ retry-status-200",
+        "NOT DETECTED: no failure shows \"expected 202, got 200\"",
+        "✓ clean",
+        "session::logout",
+        "logout-status-200*",
+        "Trials that detect no fault: none",
+        "(NOT PERFECT)",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "missing {expected:?} in:\n{stdout}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

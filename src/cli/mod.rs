@@ -7,6 +7,7 @@ pub mod gate;
 mod password;
 pub mod record;
 pub mod run;
+pub mod self_check;
 pub mod serve;
 pub mod skips;
 
@@ -56,6 +57,9 @@ pub enum Command {
     Record(Box<record::RecordArgs>),
     /// Show, per trial and step, where two recordings differ
     Compare(compare::CompareArgs),
+    /// Run the suite against the clean fixture, every allowed variant and every fault; print the
+    /// kill matrix and the score
+    SelfCheck(self_check::SelfCheckArgs),
 }
 
 /// A `--job ROLE=ID` option.
@@ -252,6 +256,7 @@ fn main_for(args: impl IntoIterator<Item = OsString>, under_cargo_test: bool) ->
         Some(Command::Serve(args)) => serve::serve(args),
         Some(Command::Record(args)) => record::record(*args),
         Some(Command::Compare(args)) => compare::compare(args),
+        Some(Command::SelfCheck(args)) => self_check::self_check(&args),
     }
 }
 

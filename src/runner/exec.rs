@@ -697,7 +697,7 @@ fn take_snapshot(
     response: &Response,
 ) {
     let recording = settings.snapshots.mode() == SnapshotMode::Record;
-    if step.snapshot.is_none() && !recording {
+    if (step.snapshot.is_none() && !recording) || settings.snapshots.mode() == SnapshotMode::Off {
         return;
     }
     let format = step

@@ -104,7 +104,24 @@ pub async fn start_fixture(
     redactor: &Redactor,
     api_version: &str,
 ) -> Result<Target, SetupError> {
-    let http = HttpClient::new(http)?;
+    start_fixture_with(
+        options,
+        profile,
+        HttpClient::new(http)?,
+        redactor,
+        api_version,
+    )
+    .await
+}
+
+/// [`start_fixture`] with a client made already (fixtures started by the dozen share one).
+pub async fn start_fixture_with(
+    options: FixtureOptions,
+    profile: Profile,
+    http: HttpClient,
+    redactor: &Redactor,
+    api_version: &str,
+) -> Result<Target, SetupError> {
     let fixture = Fixture::start_with(options, profile).await?;
     let session = session::logon(
         &http,
