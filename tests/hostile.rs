@@ -84,6 +84,9 @@ impl Request {
     }
 }
 
+/// An answer: status, headers, body.
+type Answer = (u16, Vec<(String, String)>, Vec<u8>);
+
 /// An `emconform serve` server behind a misbehaving raw TCP server.
 struct Hostile {
     server: Server,
@@ -102,7 +105,8 @@ struct Proxy {
     own_host: String,
     other_host: SocketAddr,
     observed: Arc<Observed>,
-    stale: Mutex<HashMap<String, (u16, Vec<(String, String)>, Vec<u8>)>>,
+    /// The first answer to each task's `GET`, by path.
+    stale: Mutex<HashMap<String, Answer>>,
 }
 
 impl Hostile {
@@ -175,10 +179,7 @@ impl Hostile {
             .args(["--user", &self.server.credentials().user])
             .args(["--password-env", PASSWORD_VAR])
             .args(args)
-            .env(
-                PASSWORD_VAR,
-                self.server.credentials().password.expose().to_string(),
-            )
+            .env(PASSWORD_VAR, self.server.credentials().password.expose())
             .env_remove("CI")
             .env("RUST_BACKTRACE", "0")
             .stdin(Stdio::null());
@@ -251,7 +252,7 @@ impl Proxy {
     }
 
     /// Forwards a request to the real server; its answer with the Hrefs pointing here.
-    async fn forward(&self, request: &Request) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    async fn forward(&self, request: &Request) -> Answer {
         let url = format!("http://{}{}", self.upstream_host, request.target);
         let outgoing = OutgoingRequest {
             method: request.method.clone(),
@@ -783,10 +784,7 @@ fn servers_that_close_after_every_answer_get_the_verdicts_of_the_server_behind_t
             .args(["--target", hostile.server.api_base().as_str()])
             .args(["--user", &hostile.server.credentials().user])
             .args(["--password-env", PASSWORD_VAR])
-            .env(
-                PASSWORD_VAR,
-                hostile.server.credentials().password.expose().to_string(),
-            )
+            .env(PASSWORD_VAR, hostile.server.credentials().password.expose())
             .env_remove("CI")
             .output()
             .expect("runs");

@@ -576,7 +576,8 @@ proptest! {
 #[test]
 fn fuzz_regressions_hold() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
-    let targets: [(&str, fn(&[u8])); 5] = [
+    type Invariant = fn(&[u8]);
+    let targets: [(&str, Invariant); 5] = [
         ("case_file", invariants::case_file),
         ("expectation_file", invariants::expectation_file),
         ("xml_body", invariants::xml_body),

@@ -325,9 +325,7 @@ fn needed_jobs(specs: &[TrialSpec]) -> Vec<String> {
     let mut shared = BTreeSet::new();
     for spec in specs {
         for role in spec.case.job_roles() {
-            if spec.case.has_side_effects() {
-                roles.push(role.to_string());
-            } else if shared.insert(role.to_string()) {
+            if spec.case.has_side_effects() || shared.insert(role.to_string()) {
                 roles.push(role.to_string());
             }
         }
