@@ -358,7 +358,11 @@ impl Serve {
             .args(["--jobs-per-role", &jobs_per_role.to_string()])
             .env(SERVE_PASSWORD_VAR, SERVE_PASSWORD)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(
+                std::fs::File::create(certificate.with_extension("stderr"))
+                    .map(Stdio::from)
+                    .unwrap_or_else(|_| Stdio::null()),
+            )
             .stdin(Stdio::null())
             .spawn()
             .expect("emconform serve starts");
@@ -405,6 +409,16 @@ impl Serve {
             .collect()
     }
 
+    /// Whether the server still runs, and what it said on stderr, for a failure message.
+    fn health(&mut self) -> String {
+        let said =
+            std::fs::read_to_string(self.certificate.with_extension("stderr")).unwrap_or_default();
+        match self.child.try_wait() {
+            Ok(Some(status)) => format!("the server exited ({status}); its stderr:\n{said}"),
+            _ => format!("the server still runs; its stderr:\n{said}"),
+        }
+    }
+
     fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -416,6 +430,7 @@ impl Drop for Serve {
         unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
         let _ = self.child.wait();
         let _ = std::fs::remove_file(&self.certificate);
+        let _ = std::fs::remove_file(self.certificate.with_extension("stderr"));
     }
 }
 
@@ -448,9 +463,11 @@ fn serve_run(
                 &Redactor::new(),
             )
             .await
-            .expect("logon over HTTPS"),
+            .unwrap_or_else(|e| panic!("logon over HTTPS: {e}; {}", serve.health())),
         );
-        target.find_jobs(&given, &needed).await.expect("the jobs");
+        if let Err(e) = target.find_jobs(&given, &needed).await {
+            panic!("the jobs: {e}; {}", serve.health());
+        }
         let policy = Policy {
             allow_side_effects: true,
         };
@@ -462,7 +479,9 @@ fn serve_run(
             CONCURRENCY,
         )
         .await;
-        target.logout().await.expect("logout");
+        if let Err(problem) = target.logout().await {
+            panic!("logout: {problem}; {}", serve.health());
+        }
         outcomes
     })
 }
