@@ -30,7 +30,7 @@ use emconform::runner::message::headline;
 use emconform::runner::{Policy, RunSettings, TrialOutcome, TrialSpec, Verdict, plan, run_all};
 use emconform::secret::{Credentials, Redactor};
 use emconform::snapshot::{SnapshotMode, Snapshots};
-use emconform::target::{connect, start_fixture};
+use emconform::target::{Target, connect, start_fixture};
 
 /// The process's allocator, counting the bytes in use: unlike VmRSS, which also holds what the
 /// allocator keeps for reuse, this says exactly whether a run leaves memory behind.
@@ -301,21 +301,20 @@ fn fixture_run(runtime: &tokio::runtime::Runtime, specs: &[TrialSpec]) -> Vec<Tr
             .await
             .expect("the fixture starts"),
         );
-        // Compare, not Assert: a soak never writes a snapshot.
-        let policy = Policy {
-            allow_side_effects: true,
-        };
-        let outcomes = run_all(
-            specs,
-            target.clone(),
-            settings(SnapshotMode::Compare),
-            policy,
-            CONCURRENCY,
-        )
-        .await;
+        let outcomes = run_suite(specs, &target).await;
         target.logout().await.expect("logout");
         outcomes
     })
+}
+
+/// Every trial, side effects allowed, `CONCURRENCY` at a time.
+async fn run_suite(specs: &[TrialSpec], target: &Arc<Target>) -> Vec<TrialOutcome> {
+    let policy = Policy {
+        allow_side_effects: true,
+    };
+    // Compare, not Assert: a soak never writes a snapshot.
+    let settings = settings(SnapshotMode::Compare);
+    run_all(specs, target.clone(), settings, policy, CONCURRENCY).await
 }
 
 /// The jobs a run of `specs` needs on a remote target: one per side-effecting trial and role,
@@ -468,17 +467,7 @@ fn serve_run(
         if let Err(e) = target.find_jobs(&given, &needed).await {
             panic!("the jobs: {e}; {}", serve.health());
         }
-        let policy = Policy {
-            allow_side_effects: true,
-        };
-        let outcomes = run_all(
-            specs,
-            target.clone(),
-            settings(SnapshotMode::Compare),
-            policy,
-            CONCURRENCY,
-        )
-        .await;
+        let outcomes = run_suite(specs, &target).await;
         if let Err(problem) = target.logout().await {
             panic!("logout: {problem}; {}", serve.health());
         }
