@@ -481,3 +481,53 @@ fn header_list(headers: &http::HeaderMap) -> Vec<(String, String)> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A server on `[::1]` answering every connection's first request with 200 and a short body.
+    async fn ipv6_server() -> Option<Url> {
+        let listener = tokio::net::TcpListener::bind("[::1]:0").await.ok()?;
+        let port = listener.local_addr().ok()?.port();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut request = [0u8; 4096];
+                    let _ = socket.read(&mut request).await;
+                    let answer =
+                        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+                    let _ = socket.write_all(answer.as_bytes()).await;
+                });
+            }
+        });
+        Url::parse(&format!("http://[::1]:{port}/api/")).ok()
+    }
+
+    #[tokio::test]
+    async fn requests_on_their_own_connection_reach_an_ipv6_address() {
+        let Some(url) = ipv6_server().await else {
+            eprintln!("no IPv6 loopback here; nothing to check");
+            return;
+        };
+        let http = HttpClient::new(HttpConfig::default()).unwrap();
+        // Without Accept, and a POST: both go on a connection of their own.
+        for (method, headers) in [
+            ("GET", vec![]),
+            (
+                "POST",
+                vec![("Accept".to_string(), "application/xml".to_string())],
+            ),
+        ] {
+            let request = OutgoingRequest {
+                method: method.into(),
+                url: url.clone(),
+                headers,
+                body: None,
+            };
+            let response = http.send(&request).await.unwrap();
+            assert_eq!((response.status, &response.body[..]), (200, &b"ok"[..]));
+        }
+    }
+}
