@@ -3,7 +3,8 @@
 //! arbitrary bytes, mutations of real files and bodies, and structured documents and assertions
 //! generated from their grammars. Case counts are bounded so that `cargo test` stays fast; set
 //! `PROPTEST_CASES` for a longer run. The same invariants are the cargo-fuzz targets in `fuzz/`,
-//! and every input a fuzzer found (`fuzz/regressions/`) is replayed here.
+//! and every input that once broke one (`fuzz/regressions/TARGET/`, found by these properties or
+//! by fuzzing) is replayed here.
 
 mod invariants;
 
