@@ -38,6 +38,37 @@ impl fmt::Display for Mismatch {
     }
 }
 
+/// What an unexpected status means, when the answer says more than its number: a redirect
+/// (never followed, so the session header never leaves the target) or a server that asks to be
+/// called again later (never retried: the verdict is about the answer the server gave).
+pub fn status_note(response: &Response) -> Option<String> {
+    match response.status {
+        300..=399 => Some(match response.header("location") {
+            Some(to) => format!(
+                "the server redirects to {}; emconform never follows redirects, so the request \
+                 and its session header went nowhere else",
+                clip(to, 200)
+            ),
+            None => "a redirect without a Location; emconform never follows redirects".into(),
+        }),
+        429 | 503 => {
+            let later = response
+                .header("retry-after")
+                .map(|after| {
+                    format!(
+                        " and asks to be called again later (Retry-After: {})",
+                        clip(after, 60)
+                    )
+                })
+                .unwrap_or_default();
+            Some(format!(
+                "the server is unavailable{later}; emconform does not retry: run again when it is back"
+            ))
+        }
+        _ => None,
+    }
+}
+
 /// Shortens a value for a message.
 pub fn clip(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
@@ -441,6 +472,29 @@ mod tests {
             await_settled(until, &r, Format::Json, &BTreeMap::new()),
             Ok(false)
         );
+    }
+
+    #[test]
+    fn redirects_and_unavailable_servers_are_explained() {
+        let mut r = response("", "text/html");
+        r.status = 302;
+        r.headers
+            .push(("location".into(), "http://elsewhere:9398/api/".into()));
+        let note = status_note(&r).unwrap();
+        assert!(
+            note.contains("redirects to http://elsewhere:9398/api/"),
+            "{note}"
+        );
+        assert!(note.contains("never follows redirects"), "{note}");
+        r.status = 503;
+        r.headers.push(("retry-after".into(), "120".into()));
+        let note = status_note(&r).unwrap();
+        assert!(
+            note.contains("(Retry-After: 120)") && note.contains("does not retry"),
+            "{note}"
+        );
+        r.status = 404;
+        assert_eq!(status_note(&r), None);
     }
 
     #[test]

@@ -147,7 +147,8 @@ fn body_format(response: &Response, asked: Format) -> Format {
     }
 }
 
-/// The canonical text of a body; a body that does not parse is kept as is, with a note.
+/// The canonical text of a body; a body that does not parse (or is nested too deep) is kept as
+/// is, with a note.
 pub fn canonical_body(text: &str, format: Format) -> String {
     let result = match format {
         Format::Xml => canonical_xml(text),
@@ -155,19 +156,26 @@ pub fn canonical_body(text: &str, format: Format) -> String {
     };
     match result {
         Ok(canonical) => canonical,
-        Err(e) => format!(
-            "(not well-formed {}: {e})\n{text}\n",
-            format.name().to_uppercase()
-        ),
+        Err(e) => format!("({e})\n{text}\n"),
     }
 }
 
+/// How deep canonical XML goes. A deeper document is kept as it came, with a note, as JSON is
+/// (serde_json stops at 128 levels): a hostile body of a few kilobytes nested thousands deep
+/// would otherwise overflow the stack and grow quadratically with the indentation.
+pub const MAX_XML_DEPTH: usize = 128;
+
+/// The namespace of `xml:lang` and `xml:space`, whose prefix is fixed.
+const XML_NAMESPACE: &str = "http://www.w3.org/XML/1998/namespace";
+
 /// XML by namespace URI: prefixes and unused declarations dropped, attributes sorted, text
-/// trimmed with inner whitespace folded, two-space indentation.
+/// trimmed with inner whitespace folded, two-space indentation. The result is itself well-formed
+/// XML whose canonical form is itself.
 pub fn canonical_xml(text: &str) -> Result<String, String> {
-    let doc = roxmltree::Document::parse(strip_bom(text)).map_err(|e| e.to_string())?;
+    let doc = roxmltree::Document::parse(strip_bom(text))
+        .map_err(|e| format!("not well-formed XML: {e}"))?;
     let mut out = String::new();
-    write_element(&mut out, doc.root_element(), None, 0);
+    write_element(&mut out, doc.root_element(), None, 0)?;
     Ok(out)
 }
 
@@ -175,8 +183,13 @@ fn fold_whitespace(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn escape(s: &str) -> String {
-    quick_xml::escape::escape(s).into_owned()
+/// An attribute value: quotes and markup escaped, and the whitespace characters a parser would
+/// turn into spaces (tab, line feed, carriage return) as character references, so they survive.
+fn escape_attribute(s: &str) -> String {
+    quick_xml::escape::escape(s)
+        .replace('\t', "&#9;")
+        .replace('\n', "&#10;")
+        .replace('\r', "&#13;")
 }
 
 /// Text content only needs `<`, `>` and `&` escaped; quotes stay readable.
@@ -184,65 +197,120 @@ fn escape_text(s: &str) -> String {
     quick_xml::escape::partial_escape(s).into_owned()
 }
 
-fn write_element(out: &mut String, node: roxmltree::Node, parent_ns: Option<&str>, depth: usize) {
+/// What an element contains, as canonical XML writes it.
+enum Content<'a, 'input> {
+    Element(roxmltree::Node<'a, 'input>),
+    /// Adjacent text, joined across the comments and processing instructions between.
+    Text(String),
+}
+
+fn contents<'a, 'input>(node: roxmltree::Node<'a, 'input>) -> Vec<Content<'a, 'input>> {
+    let mut out: Vec<Content> = Vec::new();
+    for child in node.children() {
+        if child.is_element() {
+            out.push(Content::Element(child));
+        } else if let Some(text) = child.text().filter(|_| child.is_text()) {
+            match out.last_mut() {
+                Some(Content::Text(joined)) => joined.push_str(text),
+                _ => out.push(Content::Text(text.to_string())),
+            }
+        }
+    }
+    out.retain(|c| !matches!(c, Content::Text(t) if t.trim().is_empty()));
+    out
+}
+
+/// The attributes in canonical order (by namespace URI, then name) with the declarations of the
+/// prefixes their namespaces get: `a1`, `a2`, ... on this element, in that order (`xml` for
+/// `xml:lang`).
+fn attributes(node: roxmltree::Node) -> (Vec<String>, Vec<(String, String)>) {
+    let mut attrs: Vec<(&str, &str, &str)> = node
+        .attributes()
+        .map(|a| (a.namespace().unwrap_or(""), a.name(), a.value()))
+        .collect();
+    attrs.sort();
+    let mut declarations = Vec::new();
+    let mut prefixes: Vec<&str> = Vec::new();
+    let written = attrs
+        .into_iter()
+        .map(|(ns, name, value)| {
+            let qualified = match ns {
+                "" => name.to_string(),
+                XML_NAMESPACE => format!("xml:{name}"),
+                ns => {
+                    let index = match prefixes.iter().position(|p| *p == ns) {
+                        Some(i) => i,
+                        None => {
+                            prefixes.push(ns);
+                            declarations.push(format!(
+                                "xmlns:a{}=\"{}\"",
+                                prefixes.len(),
+                                escape_attribute(ns)
+                            ));
+                            prefixes.len() - 1
+                        }
+                    };
+                    format!("a{}:{name}", index + 1)
+                }
+            };
+            (qualified, value.to_string())
+        })
+        .collect();
+    (declarations, written)
+}
+
+fn write_element(
+    out: &mut String,
+    node: roxmltree::Node,
+    parent_ns: Option<&str>,
+    depth: usize,
+) -> Result<(), String> {
+    if depth >= MAX_XML_DEPTH {
+        return Err(format!(
+            "XML nested deeper than {MAX_XML_DEPTH} elements: not normalised"
+        ));
+    }
     let indent = "  ".repeat(depth);
     let name = node.tag_name().name();
     let ns = node.tag_name().namespace();
     let _ = write!(out, "{indent}<{name}");
     if ns != parent_ns {
-        let _ = write!(out, " xmlns=\"{}\"", escape(ns.unwrap_or("")));
+        let _ = write!(out, " xmlns=\"{}\"", escape_attribute(ns.unwrap_or("")));
     }
-    let mut attrs: Vec<(String, String)> = node
-        .attributes()
-        .map(|a| {
-            let key = match a.namespace() {
-                Some(ans) => format!("{{{ans}}}{}", a.name()),
-                None => a.name().to_string(),
-            };
-            (key, a.value().to_string())
-        })
-        .collect();
-    attrs.sort();
+    let (declarations, attrs) = attributes(node);
+    for declaration in declarations {
+        let _ = write!(out, " {declaration}");
+    }
     for (k, v) in attrs {
-        let _ = write!(out, " {k}=\"{}\"", escape(&v));
+        let _ = write!(out, " {k}=\"{}\"", escape_attribute(&v));
     }
-    let children: Vec<roxmltree::Node> = node
-        .children()
-        .filter(|c| c.is_element() || (c.is_text() && !c.text().unwrap_or("").trim().is_empty()))
-        .collect();
+    let children = contents(node);
     if children.is_empty() {
         out.push_str("/>\n");
-        return;
+        return Ok(());
     }
-    if let [only] = children.as_slice()
-        && only.is_text()
-    {
-        let _ = writeln!(
-            out,
-            ">{}</{name}>",
-            escape_text(&fold_whitespace(only.text().unwrap_or("")))
-        );
-        return;
+    if let [Content::Text(only)] = children.as_slice() {
+        let _ = writeln!(out, ">{}</{name}>", escape_text(&fold_whitespace(only)));
+        return Ok(());
     }
     out.push_str(">\n");
     for child in children {
-        if child.is_element() {
-            write_element(out, child, ns, depth + 1);
-        } else {
-            let _ = writeln!(
-                out,
-                "{indent}  {}",
-                escape_text(&fold_whitespace(child.text().unwrap_or("")))
-            );
+        match child {
+            Content::Element(element) => write_element(out, element, ns, depth + 1)?,
+            Content::Text(text) => {
+                let _ = writeln!(out, "{indent}  {}", escape_text(&fold_whitespace(&text)));
+            }
         }
     }
     let _ = writeln!(out, "{indent}</{name}>");
+    Ok(())
 }
 
 /// JSON with object keys sorted and two-space indentation.
 pub fn canonical_json(text: &str) -> Result<String, String> {
+    // serde_json refuses documents nested deeper than 128 levels, which bounds `sort_keys`.
     let value: serde_json::Value =
-        serde_json::from_str(strip_bom(text)).map_err(|e| e.to_string())?;
+        serde_json::from_str(strip_bom(text)).map_err(|e| format!("not well-formed JSON: {e}"))?;
     let mut out = serde_json::to_string_pretty(&sort_keys(value)).map_err(|e| e.to_string())?;
     out.push('\n');
     Ok(out)
@@ -322,5 +390,58 @@ mod tests {
     fn malformed_bodies_are_kept_with_a_note() {
         let out = canonical_body("<Task>", Format::Xml);
         assert!(out.starts_with("(not well-formed XML:"), "{out}");
+        let out = canonical_body("{", Format::Json);
+        assert!(out.starts_with("(not well-formed JSON:"), "{out}");
+    }
+
+    #[test]
+    fn namespaced_attributes_are_written_as_well_formed_xml() {
+        let a = r#"<Task xmlns="http://www.veeam.com/ent/v1.0" xmlns:i="http://www.w3.org/2001/XMLSchema-instance" xml:lang="en"><Result i:nil="true" Success="false"/></Task>"#;
+        let b = r#"<v:Task xmlns:v="http://www.veeam.com/ent/v1.0" xml:lang="en"><v:Result Success="false" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:nil="true"/></v:Task>"#;
+        let ca = canonical_xml(a).unwrap();
+        assert_eq!(
+            ca,
+            "<Task xmlns=\"http://www.veeam.com/ent/v1.0\" xml:lang=\"en\">\n  <Result \
+             xmlns:a1=\"http://www.w3.org/2001/XMLSchema-instance\" Success=\"false\" a1:nil=\"true\"/>\n</Task>\n"
+        );
+        assert_eq!(canonical_xml(b).unwrap(), ca, "prefixes do not matter");
+        assert_eq!(canonical_xml(&ca).unwrap(), ca, "idempotent");
+    }
+
+    #[test]
+    fn whitespace_in_attribute_values_survives_normalising_twice() {
+        let ca = canonical_xml("<a v=\"&#9;x&#10;y&#13;\" w=\"  \"/>").unwrap();
+        assert_eq!(ca, "<a v=\"&#9;x&#10;y&#13;\" w=\"  \"/>\n");
+        assert_eq!(canonical_xml(&ca).unwrap(), ca);
+        assert_ne!(ca, canonical_xml("<a v=\" x y \" w=\"  \"/>").unwrap());
+    }
+
+    #[test]
+    fn text_split_by_comments_is_one_text() {
+        let ca = canonical_xml("<a>x<!-- c -->y<?pi?> z</a>").unwrap();
+        assert_eq!(ca, "<a>xy z</a>\n");
+        assert_eq!(canonical_xml("<a>xy z</a>").unwrap(), ca);
+    }
+
+    #[test]
+    fn documents_nested_too_deep_are_kept_as_they_came() {
+        let deep = |n: usize| format!("{}{}", "<a>".repeat(n), "</a>".repeat(n));
+        assert!(canonical_xml(&deep(MAX_XML_DEPTH)).is_ok());
+        let text = deep(50_000);
+        let e = canonical_xml(&text).unwrap_err();
+        assert_eq!(e, "XML nested deeper than 128 elements: not normalised");
+        let kept = canonical_body(&text, Format::Xml);
+        assert!(
+            kept.starts_with("(XML nested deeper than 128 elements"),
+            "{kept:.80}"
+        );
+        assert!(kept.contains(&text));
+    }
+
+    #[test]
+    fn json_numbers_survive_normalising_twice() {
+        let ca = canonical_json("[5.500205286421061e-278, 0.1, 1e21, -0]").unwrap();
+        assert_eq!(canonical_json(&ca).unwrap(), ca);
+        assert!(ca.contains("5.500205286421061e-278"), "{ca}");
     }
 }

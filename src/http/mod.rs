@@ -3,8 +3,13 @@
 //! One [`HttpClient`] per run: a reqwest client (connection pool, TLS policy, timeouts) shared by
 //! every trial. reqwest adds `Accept: */*` to any request without an `Accept` header, so a request
 //! that must carry none (content negotiation cases) goes through a one-shot hyper connection
-//! instead, with the same TLS policy. Redirects are never followed, nothing is retried, no proxy is
-//! used and no cookie is stored: a conformance verdict is about what the server itself answered.
+//! instead, with the same TLS policy. So does every request that changes something (`POST`,
+//! `DELETE`, ...): a server may close a pooled connection just as a request goes out on it (some
+//! close after every answer without saying so), and then nobody can tell whether the request was
+//! carried out. A request that changes nothing (`GET`) which meets such a closed connection before
+//! any answer goes once more, on a connection of its own; apart from that nothing is retried.
+//! Redirects are never followed, no proxy is used and no cookie is stored: a conformance verdict is
+//! about what the server itself answered.
 
 pub mod curl;
 pub mod tls;
@@ -111,8 +116,23 @@ pub enum HttpError {
     Timeout(Duration),
     #[error("the body is larger than {limit} bytes (--max-body-bytes); stopped reading")]
     BodyTooLarge { limit: usize },
+    #[error(
+        "the answer announces a body of {length} bytes (Content-Length), more than {limit} \
+         (--max-body-bytes); not read"
+    )]
+    BodyAnnouncedTooLarge { length: u64, limit: usize },
     #[error("the exchange failed: {0}")]
     Protocol(String),
+    #[error(
+        "the answer ({status}) broke off after {received} bytes of its body{}: {reason}",
+        announced.map(|n| format!(", of {n} announced (Content-Length)")).unwrap_or_default()
+    )]
+    BodyBroken {
+        status: u16,
+        received: usize,
+        announced: Option<u64>,
+        reason: String,
+    },
     #[error("cannot build the request: {0}")]
     Invalid(String),
 }
@@ -171,6 +191,13 @@ fn is_tls_error(e: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
+/// Whether a request with `method` changes nothing on the server (RFC 9110 §9.2.1), so that
+/// sending it again cannot change a verdict. (`DELETE` is idempotent but not this: a second
+/// `DELETE` of a task the first one deleted answers 404.)
+fn changes_nothing(method: &str) -> bool {
+    matches!(method, "GET" | "HEAD" | "OPTIONS")
+}
+
 fn host_of(url: &Url) -> String {
     match (url.host_str(), url.port_or_known_default()) {
         (Some(h), Some(p)) => format!("{h}:{p}"),
@@ -211,10 +238,10 @@ impl HttpClient {
         let started = Instant::now();
         let limit = self.config.request_timeout;
         let exchange = async {
-            if req.header("accept").is_some() {
+            if req.header("accept").is_some() && changes_nothing(&req.method) {
                 self.send_pooled(req).await
             } else {
-                self.send_without_accept(req).await
+                self.send_on_new_connection(req).await
             }
         };
         match tokio::time::timeout(limit, exchange).await {
@@ -267,30 +294,26 @@ impl HttpClient {
         if let Some(body) = &req.body {
             builder = builder.body(body.clone());
         }
-        let mut response = builder
-            .send()
-            .await
-            .map_err(|e| self.classify(&req.url, &e, e.is_connect()))?;
+        let mut response = match builder.send().await {
+            Ok(response) => response,
+            // No answer at all on a pooled connection (the server closed it as the request went
+            // out): the request changes nothing, so it goes once more on a connection of its own.
+            Err(e) if !e.is_connect() && !e.is_timeout() && !is_tls_error(&e) => {
+                return self.send_on_new_connection(req).await;
+            }
+            Err(e) => return Err(self.classify(&req.url, &e, e.is_connect())),
+        };
         let status = response.status().as_u16();
         let headers = header_list(response.headers());
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| self.classify(&req.url, &e, false))?
-        {
-            if body.len() + chunk.len() > self.config.max_body_bytes {
-                return Err(HttpError::BodyTooLarge {
-                    limit: self.config.max_body_bytes,
-                });
-            }
-            body.extend_from_slice(&chunk);
+        let mut body = BodyReader::start(status, response.headers(), &self.config)?;
+        while let Some(chunk) = response.chunk().await.map_err(|e| body.broken(&e))? {
+            body.push(&chunk)?;
         }
-        Ok((status, headers, Bytes::from(body)))
+        Ok((status, headers, body.finish()))
     }
 
-    /// One request on a fresh connection, with exactly the given headers.
-    async fn send_without_accept(
+    /// One request on a connection of its own, with exactly the given headers.
+    async fn send_on_new_connection(
         &self,
         req: &OutgoingRequest,
     ) -> Result<(u16, Vec<(String, String)>, Bytes), HttpError> {
@@ -298,6 +321,8 @@ impl HttpClient {
         let host = url
             .host_str()
             .ok_or_else(|| HttpError::Invalid(format!("no host in {url}")))?;
+        // An IPv6 address is written `[::1]` in a URL, and without brackets everywhere else.
+        let host = host.trim_start_matches('[').trim_end_matches(']');
         let port = url.port_or_known_default().unwrap_or(80);
         let connect = tokio::net::TcpStream::connect((host, port));
         let tcp = tokio::time::timeout(self.config.connect_timeout, connect)
@@ -369,22 +394,79 @@ impl HttpClient {
             .map_err(|e| HttpError::Protocol(error_chain(&e)))?;
         let status = response.status().as_u16();
         let headers = header_list(response.headers());
-        let mut body_stream = response.into_body();
-        let mut body = Vec::new();
-        while let Some(frame) = body_stream.frame().await {
-            let frame = frame.map_err(|e| HttpError::Protocol(error_chain(&e)))?;
-            if let Ok(data) = frame.into_data() {
-                if body.len() + data.len() > self.config.max_body_bytes {
-                    driver.abort();
-                    return Err(HttpError::BodyTooLarge {
-                        limit: self.config.max_body_bytes,
-                    });
+        let read = async {
+            let mut body = BodyReader::start(status, response.headers(), &self.config)?;
+            let mut body_stream = response.into_body();
+            while let Some(frame) = body_stream.frame().await {
+                let frame = frame.map_err(|e| body.broken(&e))?;
+                if let Ok(data) = frame.into_data() {
+                    body.push(&data)?;
                 }
-                body.extend_from_slice(&data);
             }
-        }
+            Ok(body.finish())
+        };
+        let body = read.await;
         driver.abort();
-        Ok((status, headers, Bytes::from(body)))
+        Ok((status, headers, body?))
+    }
+}
+
+/// Reads a body within the limit: refused before reading when its `Content-Length` is over it,
+/// stopped as soon as it passes it otherwise; a body that breaks off says how much had come.
+struct BodyReader {
+    status: u16,
+    announced: Option<u64>,
+    limit: usize,
+    body: Vec<u8>,
+}
+
+impl BodyReader {
+    fn start(
+        status: u16,
+        headers: &http::HeaderMap,
+        config: &HttpConfig,
+    ) -> Result<BodyReader, HttpError> {
+        let limit = config.max_body_bytes;
+        let announced = headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if let Some(length) = announced.filter(|length| *length > limit as u64) {
+            return Err(HttpError::BodyAnnouncedTooLarge { length, limit });
+        }
+        Ok(BodyReader {
+            status,
+            announced,
+            limit,
+            body: Vec::new(),
+        })
+    }
+
+    fn push(&mut self, data: &[u8]) -> Result<(), HttpError> {
+        if self.body.len() + data.len() > self.limit {
+            return Err(HttpError::BodyTooLarge { limit: self.limit });
+        }
+        self.body.extend_from_slice(data);
+        Ok(())
+    }
+
+    /// The error for a body that could not be read to its end.
+    fn broken(&self, e: &(dyn std::error::Error + 'static)) -> HttpError {
+        // The innermost cause says what happened (a reset, an early end); the wrappers do not.
+        let mut cause = e;
+        while let Some(inner) = cause.source() {
+            cause = inner;
+        }
+        HttpError::BodyBroken {
+            status: self.status,
+            received: self.body.len(),
+            announced: self.announced,
+            reason: cause.to_string(),
+        }
+    }
+
+    fn finish(self) -> Bytes {
+        Bytes::from(self.body)
     }
 }
 
@@ -398,4 +480,54 @@ fn header_list(headers: &http::HeaderMap) -> Vec<(String, String)> {
             )
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A server on `[::1]` answering every connection's first request with 200 and a short body.
+    async fn ipv6_server() -> Option<Url> {
+        let listener = tokio::net::TcpListener::bind("[::1]:0").await.ok()?;
+        let port = listener.local_addr().ok()?.port();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut request = [0u8; 4096];
+                    let _ = socket.read(&mut request).await;
+                    let answer =
+                        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+                    let _ = socket.write_all(answer.as_bytes()).await;
+                });
+            }
+        });
+        Url::parse(&format!("http://[::1]:{port}/api/")).ok()
+    }
+
+    #[tokio::test]
+    async fn requests_on_their_own_connection_reach_an_ipv6_address() {
+        let Some(url) = ipv6_server().await else {
+            eprintln!("no IPv6 loopback here; nothing to check");
+            return;
+        };
+        let http = HttpClient::new(HttpConfig::default()).unwrap();
+        // Without Accept, and a POST: both go on a connection of their own.
+        for (method, headers) in [
+            ("GET", vec![]),
+            (
+                "POST",
+                vec![("Accept".to_string(), "application/xml".to_string())],
+            ),
+        ] {
+            let request = OutgoingRequest {
+                method: method.into(),
+                url: url.clone(),
+                headers,
+                body: None,
+            };
+            let response = http.send(&request).await.unwrap();
+            assert_eq!((response.status, &response.body[..]), (200, &b"ok"[..]));
+        }
+    }
 }

@@ -613,7 +613,7 @@ async fn run_step(
             expected,
             actual: response.status.to_string(),
             location: Some(case.location(&step.expect.0[0].status.span())),
-            note: None,
+            note: check::status_note(&response),
         });
         take_snapshot(
             spec, step, target, settings, normalizer, record, &request, &response,
