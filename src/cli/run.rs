@@ -90,7 +90,31 @@ pub fn api_base(target: &str) -> Result<Url, SetupError> {
     Ok(url)
 }
 
-/// The run's timing defaults: quick on the fixture, generous on real servers.
+/// Trials run at once when `--test-threads` is not given, on the embedded fixture (measured with
+/// `cargo bench --bench speed`: see README, Performance) and on a remote server (gentle on it).
+pub const DEFAULT_TEST_THREADS_FIXTURE: usize = 8;
+pub const DEFAULT_TEST_THREADS_REMOTE: usize = 4;
+
+/// How trials wait when no option says otherwise: quick on the fixture (whose tasks finish after
+/// polls, so polling starts at once), gentle and patient on real servers.
+pub fn default_run_settings(remote: bool, snapshots: Snapshots) -> RunSettings {
+    RunSettings {
+        await_deadline: Duration::from_secs(if remote { 600 } else { 10 }),
+        poll_initial: if remote {
+            Duration::from_millis(500)
+        } else {
+            Duration::ZERO
+        },
+        poll_max: if remote {
+            Duration::from_secs(10)
+        } else {
+            Duration::from_millis(50)
+        },
+        snapshots,
+    }
+}
+
+/// The run's timing: the defaults, with the options' overrides.
 pub(crate) fn settings(
     args: &RunArgs,
     remote: bool,
@@ -109,22 +133,10 @@ pub(crate) fn settings(
         max_body_bytes: args.max_body_bytes,
         trust,
     };
-    let run = RunSettings {
-        await_deadline: args
-            .await_deadline
-            .unwrap_or(Duration::from_secs(if remote { 600 } else { 10 })),
-        poll_initial: if remote {
-            Duration::from_millis(500)
-        } else {
-            Duration::ZERO
-        },
-        poll_max: if remote {
-            Duration::from_secs(10)
-        } else {
-            Duration::from_millis(50)
-        },
-        snapshots,
-    };
+    let mut run = default_run_settings(remote, snapshots);
+    if let Some(deadline) = args.await_deadline {
+        run.await_deadline = deadline;
+    }
     (http, run)
 }
 
@@ -283,7 +295,11 @@ pub fn run_suite(mut args: RunArgs) -> ExitCode {
     };
     let (http_config, run_settings) = settings(&args, remote, Snapshots::new(&snapshots_dir, mode));
     if args.libtest.test_threads.is_none() {
-        args.libtest.test_threads = Some(if remote { 4 } else { 8 });
+        args.libtest.test_threads = Some(if remote {
+            DEFAULT_TEST_THREADS_REMOTE
+        } else {
+            DEFAULT_TEST_THREADS_FIXTURE
+        });
     }
     let runtime = match runtime() {
         Ok(rt) => rt,
