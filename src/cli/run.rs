@@ -96,12 +96,14 @@ pub const DEFAULT_TEST_THREADS_FIXTURE: usize = 8;
 pub const DEFAULT_TEST_THREADS_REMOTE: usize = 4;
 
 /// How trials wait when no option says otherwise: quick on the fixture (whose tasks finish after
-/// polls, so polling starts at once), gentle and patient on real servers.
+/// polls, so polling starts at once), patient on real servers. An await polls at once, then after
+/// pauses that double: on a remote target from 100 ms (a task that takes a second is noticed half
+/// a second late at most, for two requests more than starting at 500 ms) up to 10 s.
 pub fn default_run_settings(remote: bool, snapshots: Snapshots) -> RunSettings {
     RunSettings {
         await_deadline: Duration::from_secs(if remote { 600 } else { 10 }),
         poll_initial: if remote {
-            Duration::from_millis(500)
+            Duration::from_millis(100)
         } else {
             Duration::ZERO
         },
