@@ -113,8 +113,9 @@ fn main() {
     );
     let runtime = runtime();
     let specs = suite::project_specs();
+    let mut targets = Targets::default();
     if wanted("suite") {
-        runtime.block_on(suite_and_floor(&specs, &repeats));
+        targets.ratio = Some(runtime.block_on(suite_and_floor(&specs, &repeats)));
     }
     if wanted("threads") {
         runtime.block_on(thread_sweep(&specs, &repeats));
@@ -123,15 +124,67 @@ fn main() {
         cli_sweep(&repeats);
     }
     if wanted("load") {
-        load_cases(&repeats);
+        targets.load = Some(load_cases(&repeats));
     }
     if wanted("scale") {
-        scaling(&repeats);
+        targets.scaling = scaling(&repeats);
     }
     if wanted("await") {
         runtime.block_on(await_latency(&specs));
     }
+    targets.print();
     println!("load average at end: {}", stats::load_averages());
+}
+
+/// The issue's targets, as measured by this run (medians).
+#[derive(Default)]
+struct Targets {
+    /// Suite / floor, wall and CPU, at the default number of trials at a time.
+    ratio: Option<(f64, f64)>,
+    /// Seconds to load 1,000 case files.
+    load: Option<f64>,
+    /// Time per trial of 10,000 trials over that of 1,000, and the 10,000-trial peak RSS in KiB.
+    scaling: Option<(f64, f64)>,
+}
+
+impl Targets {
+    fn print(&self) {
+        let verdict = |met: bool| if met { "yes" } else { "no" }.to_string();
+        let mut rows = Vec::new();
+        if let Some((wall, cpu)) = self.ratio {
+            rows.push(vec![
+                format!("suite / floor ≤ 1.5 at {DEFAULT_TEST_THREADS_FIXTURE} at a time (wall)"),
+                format!("{} (CPU {})", ratio(wall), ratio(cpu)),
+                verdict(wall <= 1.5),
+            ]);
+        }
+        if let Some(load) = self.load {
+            rows.push(vec![
+                "1,000 case files load in under 100 ms".into(),
+                time(load),
+                verdict(load < 0.1),
+            ]);
+        }
+        if let Some((growth, peak)) = self.scaling {
+            rows.push(vec![
+                "10,000 trials: time per trial within 20% of 1,000 trials'".into(),
+                ratio(growth),
+                verdict(growth <= 1.2),
+            ]);
+            rows.push(vec![
+                "10,000 trials: peak memory under 200 MiB".into(),
+                mebibytes(peak),
+                verdict(peak < 200.0 * 1024.0),
+            ]);
+        }
+        if rows.is_empty() {
+            return;
+        }
+        println!(
+            "## Targets (issue 7; `cargo test` under 10 s is measured with `time cargo test`)\n"
+        );
+        table(&["target", "measured (median)", "met"], &rows);
+    }
 }
 
 /// For a profiler (`perf record`, `valgrind --tool=callgrind`): the suite alone, `runs` times, each
@@ -254,7 +307,8 @@ impl Pairs {
     }
 }
 
-async fn suite_and_floor(specs: &[TrialSpec], repeats: &Repeats) {
+/// Section 1; the median suite / floor ratios of wall and CPU time.
+async fn suite_and_floor(specs: &[TrialSpec], repeats: &Repeats) -> (f64, f64) {
     let threads = DEFAULT_TEST_THREADS_FIXTURE;
     let (pairs, run, capture) = Pairs::measure(specs, threads, 2, repeats.pairs).await;
     let (trials, requests) = (run.outcomes.len() as u64, run.requests());
@@ -317,6 +371,7 @@ async fn suite_and_floor(specs: &[TrialSpec], repeats: &Repeats) {
         capture.without_accept(),
         pairs.load.show(|v| format!("{v:.2}"))
     );
+    (pairs.ratio.median(), pairs.cpu_ratio.median())
 }
 
 async fn thread_sweep(specs: &[TrialSpec], repeats: &Repeats) {
@@ -389,7 +444,8 @@ fn cli_sweep(repeats: &Repeats) {
     table(&["--test-threads", "wall time", "load (1 min)"], &rows);
 }
 
-fn load_cases(repeats: &Repeats) {
+/// Section 3; the median time to load the files.
+fn load_cases(repeats: &Repeats) -> f64 {
     const COUNT: usize = 1000;
     let generated = loading::generate(COUNT);
     let _warm = loading::load(&generated, COUNT);
@@ -413,6 +469,7 @@ fn load_cases(repeats: &Repeats) {
             format!("{:.2}", loads.median()),
         ]],
     );
+    wall.median()
 }
 
 /// In a child process: runs a synthetic suite of `count` trials and prints
@@ -437,9 +494,12 @@ fn child_scaling(count: usize) {
     println!("{} {requests} {peak}", elapsed.as_secs_f64());
 }
 
-fn scaling(repeats: &Repeats) {
+/// Section 4; the growth of the time per trial from 1,000 to 10,000 trials, and the peak RSS
+/// (KiB) of 10,000.
+fn scaling(repeats: &Repeats) -> Option<(f64, f64)> {
     let mut rows = Vec::new();
     let mut per_trial_medians = Vec::new();
+    let mut peak_medians = Vec::new();
     for (count, runs) in [(1_000, repeats.scale_small), (10_000, repeats.scale_large)] {
         let (mut wall, mut per_trial, mut peak, mut loads) = (
             Samples::default(),
@@ -471,6 +531,7 @@ fn scaling(repeats: &Repeats) {
             loads.push(load_1min().parse().unwrap_or(f64::NAN));
         }
         per_trial_medians.push(per_trial.median());
+        peak_medians.push(peak.median());
         rows.push(vec![
             count.to_string(),
             requests.to_string(),
@@ -494,12 +555,14 @@ fn scaling(repeats: &Repeats) {
         ],
         &rows,
     );
-    if let [small, large] = per_trial_medians[..] {
-        println!(
-            "per trial, 10,000 vs 1,000: {} (median against median)\n",
-            ratio(large / small)
-        );
-    }
+    let [small, large] = per_trial_medians[..] else {
+        return None;
+    };
+    println!(
+        "per trial, 10,000 vs 1,000: {} (median against median)\n",
+        ratio(large / small)
+    );
+    Some((large / small, *peak_medians.last()?))
 }
 
 async fn await_latency(specs: &[TrialSpec]) {

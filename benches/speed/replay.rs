@@ -89,15 +89,6 @@ pub struct Capture {
 }
 
 impl Capture {
-    /// Requests the capture holds (each await poll counted).
-    pub fn requests(&self) -> u64 {
-        self.scripts
-            .iter()
-            .flat_map(|s| &s.requests)
-            .map(|r| u64::from(r.sends))
-            .sum()
-    }
-
     /// Requests the suite sent without `Accept` (on a fresh connection of their own).
     pub fn without_accept(&self) -> u64 {
         self.scripts
