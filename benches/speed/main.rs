@@ -49,8 +49,8 @@ const FULL: Repeats = Repeats {
     sweep: 9,
     cli: 5,
     loads: 15,
-    scale_small: 3,
-    scale_large: 2,
+    scale_small: 5,
+    scale_large: 3,
 };
 
 const QUICK: Repeats = Repeats {
