@@ -229,8 +229,12 @@ fn discovery_gives_the_same_verdicts_as_given_jobs() {
             plain.push("--allow-side-effects");
         }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let with_jobs = run(&given, &args);
-        let without = run(&discovered, &plain);
+        // The two servers are independent: both runs at once.
+        let (with_jobs, without) = std::thread::scope(|s| {
+            let with_jobs = s.spawn(|| run(&given, &args));
+            let without = run(&discovered, &plain);
+            (with_jobs.join().expect("the run with jobs"), without)
+        });
         let (a, b) = (text(&with_jobs.stdout), text(&without.stdout));
         assert_eq!(
             with_jobs.status.code(),
