@@ -77,6 +77,8 @@ fn main() {
     unsafe {
         std::env::set_var("INSTA_UPDATE", "no");
         std::env::set_var("INSTA_OUTPUT", "none");
+        // Else insta runs `cargo metadata` to find the workspace.
+        std::env::set_var("INSTA_WORKSPACE_ROOT", emconform::cli::PROJECT_ROOT);
     }
     let _ = rustls::crypto::ring::default_provider().install_default();
     let args: Vec<String> = std::env::args().skip(1).collect();
