@@ -1,9 +1,11 @@
 //! Evaluating a step's expectations against a response: every failed assertion becomes a
 //! [`Mismatch`] that says what was expected, what came back, and where the assertion is written.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::{Arc, Mutex, OnceLock};
 
-use crate::body::doc::{Document, Root};
+use crate::body::doc::{Document, LazyDocument, Root};
 use crate::body::{EM_NAMESPACE, Format};
 use crate::case::{BodyAssert, Case, HeaderAssert, Predicate, Selector, Template, Vars};
 use crate::http::Response;
@@ -93,6 +95,48 @@ fn quote_values(values: &[String]) -> String {
     }
 }
 
+/// A `matches` pattern, rendered and compiled. One without placeholders is the same in every
+/// trial, so it is compiled once per process (compiling it for each check was a tenth of what a
+/// passing trial cost) and shared, with its search caches, through an `Arc` (a cloned `Regex`
+/// would start with cold caches); one with placeholders differs per trial and is compiled each
+/// time.
+fn compiled_pattern(
+    template: &Template,
+    vars: &dyn Vars,
+) -> Result<(String, Arc<regex::Regex>), String> {
+    static COMPILED: OnceLock<Mutex<HashMap<String, Arc<regex::Regex>>>> = OnceLock::new();
+    let pattern = template
+        .render_with(vars, regex::escape)
+        .map_err(|e| e.to_string())?;
+    let compile = |p: &str| {
+        regex::Regex::new(p)
+            .map(Arc::new)
+            .map_err(|e| format!("invalid pattern {p:?}: {e}"))
+    };
+    if template.vars().next().is_some() {
+        let re = compile(&pattern)?;
+        return Ok((pattern, re));
+    }
+    let cache = COMPILED.get_or_init(Mutex::default);
+    let known = cache
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&pattern)
+        .cloned();
+    let re = match known {
+        Some(re) => re,
+        None => {
+            let re = compile(&pattern)?;
+            cache
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(pattern.clone(), re.clone());
+            re
+        }
+    };
+    Ok((pattern, re))
+}
+
 /// The outcome of checking values against a predicate: `Ok` or what to say instead.
 fn test_predicate(
     predicate: &Predicate,
@@ -143,11 +187,7 @@ fn test_predicate(
             }
         }
         Predicate::Matches(t) => {
-            let pattern = t
-                .render_with(vars, regex::escape)
-                .map_err(|e| e.to_string())?;
-            let re = regex::Regex::new(&pattern)
-                .map_err(|e| format!("invalid pattern {pattern:?}: {e}"))?;
+            let (pattern, re) = compiled_pattern(t, vars)?;
             if values.iter().any(|v| re.is_match(v)) {
                 Ok(())
             } else {
@@ -257,10 +297,11 @@ pub fn eval_body_assert(
             )),
         },
         Selector::Path(path) => {
-            let subject = format!("body {path}");
+            // Only a failure needs the subject's text.
+            let subject = || format!("body {path}");
             let resolved = path
                 .resolve(vars)
-                .map_err(|e| (subject.clone(), "a usable path".into(), e.to_string()))?;
+                .map_err(|e| (subject(), "a usable path".into(), e.to_string()))?;
             let lookup = doc.select(&resolved, EM_NAMESPACE);
             match test_predicate(&a.predicate, &lookup.values, vars) {
                 Ok(Ok(())) => Ok(()),
@@ -268,9 +309,9 @@ pub fn eval_body_assert(
                     if let (true, Some(hint)) = (lookup.values.is_empty(), &lookup.hint) {
                         actual = format!("nothing ({hint})");
                     }
-                    Err((subject, expected, actual))
+                    Err((subject(), expected, actual))
                 }
-                Err(problem) => Err((subject, "a usable assertion".into(), problem)),
+                Err(problem) => Err((subject(), "a usable assertion".into(), problem)),
             }
         }
     }
@@ -284,9 +325,27 @@ pub fn check_body(
     format: Format,
     vars: &dyn Vars,
 ) -> Vec<Mismatch> {
+    check_lazy_body(
+        case,
+        asserts,
+        response,
+        &LazyDocument::new(&response.body, format),
+        vars,
+    )
+}
+
+/// [`check_body`] on a body that may have been parsed already (for the step's captures).
+pub fn check_lazy_body(
+    case: &Case,
+    asserts: &[toml::Spanned<BodyAssert>],
+    response: &Response,
+    body: &LazyDocument,
+    vars: &dyn Vars,
+) -> Vec<Mismatch> {
     if asserts.is_empty() {
         return Vec::new();
     }
+    let format = body.format();
     let whole = |expected: String, actual: String| {
         vec![Mismatch {
             subject: "body".into(),
@@ -296,7 +355,7 @@ pub fn check_body(
             note: None,
         }]
     };
-    let Ok(text) = std::str::from_utf8(&response.body) else {
+    let Some(text) = body.text() else {
         return whole(
             format!("{format} text in UTF-8"),
             "bytes that are not valid UTF-8".into(),
@@ -305,19 +364,25 @@ pub fn check_body(
     if text.trim().is_empty() {
         return whole(format!("a {format} body"), "an empty body".into());
     }
-    let doc = match Document::parse(text, format) {
-        Ok(doc) => doc,
-        Err(e) => {
+    let doc = match body.get() {
+        Some(Ok(doc)) => doc,
+        Some(Err(e)) => {
             let ct = response.header("content-type").unwrap_or("none");
             return whole(
                 format!("a {format} body"),
                 format!("{} (Content-Type: {ct})", e.message),
             );
         }
+        None => {
+            return whole(
+                format!("{format} text in UTF-8"),
+                "bytes that are not valid UTF-8".into(),
+            );
+        }
     };
     let mut out = Vec::new();
     for a in asserts {
-        if let Err((subject, expected, actual)) = eval_body_assert(&doc, a.get_ref(), vars) {
+        if let Err((subject, expected, actual)) = eval_body_assert(doc, a.get_ref(), vars) {
             out.push(Mismatch {
                 subject,
                 expected,

@@ -28,15 +28,29 @@ const KEPT_HEADERS: [&str; 6] = [
     "allow",
 ];
 
-static TASK_ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\btask-[0-9]+\b").expect("valid"));
-static GUID: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
-        .expect("valid")
+/// The volatile values a normalised text replaces, in one pattern so that a text is scanned once:
+/// fixture task ids, GUIDs and timestamps. Their shapes exclude one another (a task id starts with
+/// `task-`, a GUID with eight hex digits and a dash, a time with four digits and a dash), so each
+/// match is of exactly one [`volatile_kind`].
+static VOLATILE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"\btask-[0-9]+\b",
+        r"|\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b",
+        r"|\b[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z?",
+    ))
+    .expect("valid")
 });
-static TIME: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z?")
-        .expect("valid")
-});
+
+/// The placeholder kind of a [`VOLATILE`] match.
+fn volatile_kind(value: &str) -> &'static str {
+    if value.starts_with("task-") {
+        "task"
+    } else if value.as_bytes().get(8) == Some(&b'-') {
+        "guid"
+    } else {
+        "time"
+    }
+}
 
 /// Turns the responses of one trial into stable text. One per trial: placeholders are numbered
 /// in the order values are first seen.
@@ -79,12 +93,17 @@ impl Normalizer {
         p
     }
 
-    fn replace_all(&mut self, text: &str, re: &Regex, kind: &'static str) -> String {
+    /// Replaces every volatile value with its placeholder.
+    fn replace_volatile(&mut self, text: String) -> String {
+        let mut matches = VOLATILE.find_iter(&text).peekable();
+        if matches.peek().is_none() {
+            return text;
+        }
         let mut out = String::with_capacity(text.len());
         let mut last = 0;
-        for m in re.find_iter(text) {
+        for m in matches {
             out.push_str(&text[last..m.start()]);
-            out.push_str(&self.placeholder(kind, m.as_str()));
+            out.push_str(&self.placeholder(volatile_kind(m.as_str()), m.as_str()));
             last = m.end();
         }
         out.push_str(&text[last..]);
@@ -99,9 +118,7 @@ impl Normalizer {
                 out = out.replace(value.as_str(), placeholder);
             }
         }
-        out = self.replace_all(&out, &TASK_ID, "task");
-        out = self.replace_all(&out, &GUID, "guid");
-        self.replace_all(&out, &TIME, "time")
+        self.replace_volatile(out)
     }
 
     /// The normalised form of one exchange: request line, status, the headers that matter, body.

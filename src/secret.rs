@@ -5,7 +5,9 @@
 //! registered with the run's [`Redactor`] the moment they are known; everything the harness writes
 //! goes through [`Redactor::redact`] first.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::ops::Range;
 use std::sync::{Arc, RwLock};
 
 use base64::Engine as _;
@@ -73,7 +75,79 @@ impl Credentials {
 /// Cloning shares the set, so a token captured inside one trial is redacted everywhere.
 #[derive(Clone, Default)]
 pub struct Redactor {
-    secrets: Arc<RwLock<Vec<String>>>,
+    secrets: Arc<RwLock<Registry>>,
+}
+
+/// The registered secrets, indexed for finding all of them in one pass over a text.
+///
+/// A run registers a few secrets per logon and redacts every normalised response, so with
+/// thousands of trials there are thousands of secrets: searching for each in turn grew with their
+/// number (and an Aho-Corasick automaton would have to be rebuilt at every logon). Instead each
+/// secret is filed under its first four bytes, and a text is scanned once: a position is ruled out
+/// by one bit test unless some secret starts with those four bytes. Registering costs nothing
+/// more than a hash-map insertion.
+#[derive(Default)]
+struct Registry {
+    /// Secrets (at least 4 bytes long) by their first four bytes.
+    by_prefix: HashMap<[u8; 4], Vec<String>>,
+    /// Bit `slot(prefix)` is set when some secret starts with `prefix` (65,536 bits).
+    filter: Vec<u64>,
+}
+
+/// Where a 4-byte prefix falls in [`Registry::filter`] (Fibonacci hashing to 16 bits).
+fn slot(prefix: [u8; 4]) -> usize {
+    (u32::from_le_bytes(prefix).wrapping_mul(0x9E37_79B1) >> 16) as usize
+}
+
+impl Registry {
+    /// Files a secret; whether it was new.
+    fn insert(&mut self, secret: String) -> bool {
+        let Some(prefix) = secret.as_bytes().first_chunk::<4>().copied() else {
+            return false;
+        };
+        let filed = self.by_prefix.entry(prefix).or_default();
+        if filed.contains(&secret) {
+            return false;
+        }
+        filed.push(secret);
+        if self.filter.is_empty() {
+            self.filter = vec![0; 1 << 10];
+        }
+        let bit = slot(prefix);
+        self.filter[bit / 64] |= 1 << (bit % 64);
+        true
+    }
+
+    /// Byte ranges of every occurrence of every secret, overlapping ones merged.
+    fn occurrences(&self, text: &str) -> Vec<Range<usize>> {
+        let mut merged: Vec<Range<usize>> = Vec::new();
+        if self.filter.is_empty() {
+            return merged;
+        }
+        let bytes = text.as_bytes();
+        for (at, window) in bytes.array_windows::<4>().enumerate() {
+            let prefix = *window;
+            let bit = slot(prefix);
+            if self.filter[bit / 64] & (1 << (bit % 64)) == 0 {
+                continue;
+            }
+            let Some(candidates) = self.by_prefix.get(&prefix) else {
+                continue;
+            };
+            for secret in candidates {
+                if bytes[at..].starts_with(secret.as_bytes()) {
+                    let end = at + secret.len();
+                    // Occurrences are found in order of their start: extend the last stretch or
+                    // begin a new one.
+                    match merged.last_mut() {
+                        Some(last) if at <= last.end => last.end = last.end.max(end),
+                        _ => merged.push(at..end),
+                    }
+                }
+            }
+        }
+        merged
+    }
 }
 
 impl fmt::Debug for Redactor {
@@ -99,14 +173,10 @@ impl Redactor {
         {
             forms.push(text);
         }
-        let mut secrets = self.secrets.write().unwrap_or_else(|e| e.into_inner());
+        let mut registry = self.secrets.write().unwrap_or_else(|e| e.into_inner());
         for form in forms {
-            if form.len() >= 4 && !secrets.contains(&form) {
-                secrets.push(form);
-            }
+            registry.insert(form);
         }
-        // Longest first, so that a secret containing another is replaced whole.
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
     }
 
     /// Registers every form of an account's password and its Basic header.
@@ -118,15 +188,19 @@ impl Redactor {
         }
     }
 
-    /// The text with every secret replaced by [`REDACTED`].
+    /// The text with every secret replaced by [`REDACTED`]. Where secrets overlap (one inside
+    /// another, or sharing characters), the whole stretch they cover is replaced once, so no part
+    /// of any of them is left.
     pub fn redact(&self, text: &str) -> String {
-        let secrets = self.secrets.read().unwrap_or_else(|e| e.into_inner());
-        let mut out = text.to_string();
-        for secret in secrets.iter() {
-            if out.contains(secret.as_str()) {
-                out = out.replace(secret.as_str(), REDACTED);
-            }
+        let registry = self.secrets.read().unwrap_or_else(|e| e.into_inner());
+        let mut out = String::with_capacity(text.len());
+        let mut at = 0;
+        for range in registry.occurrences(text) {
+            out.push_str(&text[at..range.start]);
+            out.push_str(REDACTED);
+            at = range.end;
         }
+        out.push_str(&text[at..]);
         out
     }
 }
@@ -161,5 +235,37 @@ mod tests {
         let out = r.redact(&format!("pw=s3cret-pw auth={}", header.expose()));
         assert!(!out.contains("s3cret-pw"));
         assert!(!out.contains(header.expose().trim_start_matches("Basic ")));
+    }
+
+    #[test]
+    fn overlapping_secrets_leave_nothing_of_either() {
+        let r = Redactor::new();
+        r.add("abcdefgh");
+        r.add("efghijkl");
+        r.add("wxyz");
+        assert_eq!(
+            r.redact("1 abcdefghijkl 2 wxyz 3 abcdefgh 4"),
+            "1 <redacted> 2 <redacted> 3 <redacted> 4"
+        );
+        assert_eq!(r.redact("nothing here"), "nothing here");
+        assert_eq!(Redactor::new().redact("no secrets"), "no secrets");
+    }
+
+    #[test]
+    fn every_secret_is_found_however_many_are_registered() {
+        // Many secrets, several sharing their first four bytes, none shorter than four.
+        let r = Redactor::new();
+        r.add("abc");
+        assert_eq!(r.redact("abc abcd"), "abc abcd");
+        let secrets: Vec<String> = (0..2000)
+            .map(|n| format!("secret-number-{n:04}"))
+            .chain((0..50).map(|n| format!("{n:04}-other")))
+            .collect();
+        for s in &secrets {
+            r.add(s);
+        }
+        for s in &secrets {
+            assert_eq!(r.redact(&format!("<{s}>")), "<<redacted>>", "{s}");
+        }
     }
 }

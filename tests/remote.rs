@@ -229,8 +229,12 @@ fn discovery_gives_the_same_verdicts_as_given_jobs() {
             plain.push("--allow-side-effects");
         }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let with_jobs = run(&given, &args);
-        let without = run(&discovered, &plain);
+        // The two servers are independent: both runs at once.
+        let (with_jobs, without) = std::thread::scope(|s| {
+            let with_jobs = s.spawn(|| run(&given, &args));
+            let without = run(&discovered, &plain);
+            (with_jobs.join().expect("the run with jobs"), without)
+        });
         let (a, b) = (text(&with_jobs.stdout), text(&without.stdout));
         assert_eq!(
             with_jobs.status.code(),
@@ -315,9 +319,13 @@ fn a_server_that_never_answers_fails_the_trials_within_the_timeout_and_the_run_e
         .map(|(role, job)| format!("--job={role}={}", job.id))
         .collect();
     // Every trial of these cases calls /api/jobs, which this server never answers.
+    // Every trial waits out its timeout; all at once, so that the test takes one timeout, not
+    // one per four trials.
     let mut args = vec![
         "--request-timeout",
         "500ms",
+        "--test-threads",
+        "64",
         "--allow-side-effects",
         "--progress",
         "jobs::retry::",
@@ -356,7 +364,7 @@ fn json_output_stays_parseable_with_progress_on() {
             "--progress",
             "--allow-side-effects",
             "--await-deadline",
-            "1s",
+            "300ms",
         ],
     );
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));

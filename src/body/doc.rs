@@ -7,6 +7,8 @@
 //! lookup says why in terms a server author recognises: wrong namespace, wrong key case, or the
 //! names that are there.
 
+use std::cell::OnceCell;
+
 use serde_json::Value;
 
 use super::Format;
@@ -18,6 +20,41 @@ use super::path::{Field, Predicate, ResolvedPath, Segment};
 pub struct ParseError {
     pub format: &'static str,
     pub message: String,
+}
+
+/// A response body parsed on first use, so that a step's captures and checks read it once.
+pub struct LazyDocument<'a> {
+    body: &'a [u8],
+    format: Format,
+    parsed: OnceCell<Option<Result<Document<'a>, ParseError>>>,
+}
+
+impl<'a> LazyDocument<'a> {
+    /// `body`, to be read as `format` when first asked.
+    pub fn new(body: &'a [u8], format: Format) -> LazyDocument<'a> {
+        LazyDocument {
+            body,
+            format,
+            parsed: OnceCell::new(),
+        }
+    }
+
+    /// The format it is read as.
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// The body as text; `None` when it is not UTF-8.
+    pub fn text(&self) -> Option<&'a str> {
+        std::str::from_utf8(self.body).ok()
+    }
+
+    /// The parsed document; `None` when the body is not UTF-8.
+    pub fn get(&self) -> Option<&Result<Document<'a>, ParseError>> {
+        self.parsed
+            .get_or_init(|| self.text().map(|text| Document::parse(text, self.format)))
+            .as_ref()
+    }
 }
 
 /// A parsed body.

@@ -10,7 +10,10 @@ use std::sync::Arc;
 use clap::Args;
 
 use super::RunArgs;
-use super::run::{case_errors, dir_or_default, prepare_target, runtime, settings, usage_error};
+use super::run::{
+    DEFAULT_TEST_THREADS_FIXTURE, DEFAULT_TEST_THREADS_REMOTE, case_errors, dir_or_default,
+    prepare_target, runtime, settings, usage_error,
+};
 use super::skips::needed_roles;
 use crate::case::load_cases;
 use crate::progress::Progress;
@@ -91,10 +94,11 @@ pub fn record(args: RecordArgs) -> ExitCode {
         Err(status) => return status,
     };
     let info = runtime.block_on(target_info(&target, run.fault.as_deref()));
-    let threads = run
-        .libtest
-        .test_threads
-        .unwrap_or(if remote { 4 } else { 8 });
+    let threads = run.libtest.test_threads.unwrap_or(if remote {
+        DEFAULT_TEST_THREADS_REMOTE
+    } else {
+        DEFAULT_TEST_THREADS_FIXTURE
+    });
     let outcomes = runtime.block_on(runner::run_all(
         &chosen,
         target.clone(),

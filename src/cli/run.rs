@@ -90,7 +90,33 @@ pub fn api_base(target: &str) -> Result<Url, SetupError> {
     Ok(url)
 }
 
-/// The run's timing defaults: quick on the fixture, generous on real servers.
+/// Trials run at once when `--test-threads` is not given, on the embedded fixture (measured with
+/// `cargo bench --bench speed`: see README, Performance) and on a remote server (gentle on it).
+pub const DEFAULT_TEST_THREADS_FIXTURE: usize = 8;
+pub const DEFAULT_TEST_THREADS_REMOTE: usize = 4;
+
+/// How trials wait when no option says otherwise: quick on the fixture (whose tasks finish after
+/// polls, so polling starts at once), patient on real servers. An await polls at once, then after
+/// pauses that double: on a remote target from 100 ms (a task that takes a second is noticed half
+/// a second late at most, for two requests more than starting at 500 ms) up to 10 s.
+pub fn default_run_settings(remote: bool, snapshots: Snapshots) -> RunSettings {
+    RunSettings {
+        await_deadline: Duration::from_secs(if remote { 600 } else { 10 }),
+        poll_initial: if remote {
+            Duration::from_millis(100)
+        } else {
+            Duration::ZERO
+        },
+        poll_max: if remote {
+            Duration::from_secs(10)
+        } else {
+            Duration::from_millis(50)
+        },
+        snapshots,
+    }
+}
+
+/// The run's timing: the defaults, with the options' overrides.
 pub(crate) fn settings(
     args: &RunArgs,
     remote: bool,
@@ -109,22 +135,10 @@ pub(crate) fn settings(
         max_body_bytes: args.max_body_bytes,
         trust,
     };
-    let run = RunSettings {
-        await_deadline: args
-            .await_deadline
-            .unwrap_or(Duration::from_secs(if remote { 600 } else { 10 })),
-        poll_initial: if remote {
-            Duration::from_millis(500)
-        } else {
-            Duration::ZERO
-        },
-        poll_max: if remote {
-            Duration::from_secs(10)
-        } else {
-            Duration::from_millis(50)
-        },
-        snapshots,
-    };
+    let mut run = default_run_settings(remote, snapshots);
+    if let Some(deadline) = args.await_deadline {
+        run.await_deadline = deadline;
+    }
     (http, run)
 }
 
@@ -283,7 +297,11 @@ pub fn run_suite(mut args: RunArgs) -> ExitCode {
     };
     let (http_config, run_settings) = settings(&args, remote, Snapshots::new(&snapshots_dir, mode));
     if args.libtest.test_threads.is_none() {
-        args.libtest.test_threads = Some(if remote { 4 } else { 8 });
+        args.libtest.test_threads = Some(if remote {
+            DEFAULT_TEST_THREADS_REMOTE
+        } else {
+            DEFAULT_TEST_THREADS_FIXTURE
+        });
     }
     let runtime = match runtime() {
         Ok(rt) => rt,

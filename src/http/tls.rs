@@ -5,7 +5,7 @@
 //! Manager's self-signed certificate), `--insecure` skips verification altogether.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use rustls::ClientConfig;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -86,7 +86,24 @@ fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsSet
 }
 
 /// Builds the client TLS configuration for `trust`. HTTP/1.1 only: that is what EM speaks.
+///
+/// The platform's is built once per process and shared: building it reads and parses every
+/// certificate of the system's trust store, which cost more than a whole run of the suite against
+/// the fixture, and a process that sets up many targets (the harness's own tests) paid it each time.
 pub fn client_config(trust: &Trust) -> Result<Arc<ClientConfig>, TlsSetupError> {
+    static PLATFORM: OnceLock<Arc<ClientConfig>> = OnceLock::new();
+    if *trust != Trust::Platform {
+        return build_client_config(trust);
+    }
+    if let Some(config) = PLATFORM.get() {
+        return Ok(config.clone());
+    }
+    // A failure is not kept: the next target tries again.
+    let config = build_client_config(trust)?;
+    Ok(PLATFORM.get_or_init(|| config).clone())
+}
+
+fn build_client_config(trust: &Trust) -> Result<Arc<ClientConfig>, TlsSetupError> {
     let provider = provider();
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()?;

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use url::Url;
 
-use crate::body::{Document, EM_NAMESPACE, Format};
+use crate::body::doc::LazyDocument;
+use crate::body::{EM_NAMESPACE, Format};
 use crate::case::{
     AcceptChoice, AuthChoice, Capture, CaptureSource, Case, Expect, SessionChoice, Step, Vars,
 };
@@ -522,8 +523,13 @@ async fn send_step(
         target
             .progress
             .awaiting(&spec.id, step.name.get_ref(), &awaited, record.sends);
-        // The last poll falls on the deadline itself.
-        tokio::time::sleep(pause.min(remaining)).await;
+        // The last poll falls on the deadline itself. No pause at all is a yield: a zero sleep
+        // would wait for the timer's next millisecond.
+        if pause.is_zero() {
+            tokio::task::yield_now().await;
+        } else {
+            tokio::time::sleep(pause.min(remaining)).await;
+        }
         pause = if pause.is_zero() {
             Duration::from_millis(1)
         } else {
@@ -537,16 +543,22 @@ fn send_error(e: &HttpError) -> StepError {
 }
 
 /// Finds the value a capture asks for.
-fn capture_value(capture: &Capture, response: &Response, format: Format) -> Result<String, String> {
+fn capture_value(
+    capture: &Capture,
+    response: &Response,
+    body: &LazyDocument,
+) -> Result<String, String> {
     let raw = match &capture.source {
         CaptureSource::Header(h) => response
             .header(h)
             .map(str::to_string)
             .ok_or_else(|| format!("no header {h}"))?,
         CaptureSource::Body(path) => {
-            let text = std::str::from_utf8(&response.body)
-                .map_err(|_| "the body is not UTF-8".to_string())?;
-            let doc = Document::parse(text, format).map_err(|e| e.to_string())?;
+            let doc = match body.get() {
+                Some(Ok(doc)) => doc,
+                Some(Err(e)) => return Err(e.to_string()),
+                None => return Err("the body is not UTF-8".to_string()),
+            };
             let resolved = path
                 .resolve(&BTreeMap::<String, String>::new())
                 .map_err(|e| e.to_string())?;
@@ -586,7 +598,7 @@ async fn run_step(
         };
         build_request(step, target, spec.format, &vars)?
     };
-    record.request = Some(request.clone());
+    // `send_step` records the request as sent (after any session renewal).
     let response = {
         let vars = TrialVars {
             values,
@@ -621,10 +633,11 @@ async fn run_step(
         return Ok(());
     };
     record.outcome = expect.outcome.clone();
+    // Parsed once, for the captures and the checks.
+    let body = LazyDocument::new(&response.body, expect.format.unwrap_or(spec.format));
     // Captures first: the alternative's own checks may use them (`TaskId` against `Href`).
     for (name, capture) in &expect.capture {
-        let format = expect.format.unwrap_or(spec.format);
-        match capture_value(capture.get_ref(), &response, format) {
+        match capture_value(capture.get_ref(), &response, &body) {
             Ok(value) => {
                 if capture.get_ref().secret {
                     target.redactor.add(&value);
@@ -640,7 +653,7 @@ async fn run_step(
             }),
         }
     }
-    check_expect(case, expect, &response, spec.format, values, record);
+    check_expect(case, expect, &response, &body, values, record);
     take_snapshot(
         spec, step, target, settings, normalizer, record, &request, &response,
     );
@@ -651,7 +664,7 @@ fn check_expect(
     case: &Case,
     expect: &Expect,
     response: &Response,
-    format: Format,
+    body: &LazyDocument,
     values: &BTreeMap<String, String>,
     record: &mut StepRecord,
 ) {
@@ -675,12 +688,11 @@ fn check_expect(
             note: None,
         });
     }
-    let format = expect.format.unwrap_or(format);
-    record.mismatches.extend(check::check_body(
+    record.mismatches.extend(check::check_lazy_body(
         case,
         &expect.body,
         response,
-        format,
+        body,
         &vars,
     ));
 }

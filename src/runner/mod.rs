@@ -108,6 +108,10 @@ impl RunContext {
 
 /// Runs `specs` concurrently (at most `concurrency` at a time) without libtest, in trial order:
 /// the engine behind `self-check`, `record` and the harness's own tests.
+///
+/// A trial's task is spawned only once it may run, and finished ones are collected as it goes:
+/// spawned all at once, every waiting trial would hold its whole future (kilobytes each), and a
+/// 10,000-trial run would need hundreds of megabytes before its first request.
 pub async fn run_all(
     specs: &[TrialSpec],
     target: Arc<Target>,
@@ -117,10 +121,22 @@ pub async fn run_all(
 ) -> Vec<TrialOutcome> {
     let limit = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
-    for (index, spec) in specs.iter().cloned().enumerate() {
-        let (target, settings, limit) = (target.clone(), settings.clone(), limit.clone());
+    let mut outcomes: Vec<Option<TrialOutcome>> = vec![None; specs.len()];
+    let collect = |joined: Result<(usize, TrialOutcome), tokio::task::JoinError>,
+                   outcomes: &mut Vec<Option<TrialOutcome>>| match joined {
+        Ok((index, outcome)) => outcomes[index] = Some(outcome),
+        Err(e) => eprintln!("emconform: a trial task ended abnormally: {e}"),
+    };
+    for (index, spec) in specs.iter().enumerate() {
+        let Ok(permit) = limit.clone().acquire_owned().await else {
+            break;
+        };
+        while let Some(joined) = tasks.try_join_next() {
+            collect(joined, &mut outcomes);
+        }
+        let (spec, target, settings) = (spec.clone(), target.clone(), settings.clone());
         tasks.spawn(async move {
-            let _permit = limit.acquire_owned().await;
+            let _permit = permit;
             let outcome = match skip_reason(&spec, target.kind, policy) {
                 Some(reason) => TrialOutcome::not_run(&spec.id, Verdict::Ignored(reason)),
                 None => run_trial(&spec, &target, &settings).await,
@@ -128,12 +144,8 @@ pub async fn run_all(
             (index, outcome)
         });
     }
-    let mut outcomes: Vec<Option<TrialOutcome>> = vec![None; specs.len()];
     while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok((index, outcome)) => outcomes[index] = Some(outcome),
-            Err(e) => eprintln!("emconform: a trial task ended abnormally: {e}"),
-        }
+        collect(joined, &mut outcomes);
     }
     outcomes
         .into_iter()
