@@ -626,8 +626,8 @@ fn a_body_that_drips_fails_at_the_request_timeout() {
     let hostile = Hostile::start(Misbehaviour::Drip);
     let out = failed_trial(
         &hostile,
-        &["--exact", ENTRY_TRIAL, "--request-timeout", "3s"],
-        &["no response: no complete answer within 3s (--request-timeout)"],
+        &["--exact", ENTRY_TRIAL, "--request-timeout", "1500ms"],
+        &["no response: no complete answer within 1.5s (--request-timeout)"],
         "body dripping 1 byte/s",
     );
     assert!(out.elapsed < Duration::from_secs(60), "{:?}", out.elapsed);
@@ -728,15 +728,15 @@ fn a_task_that_stays_the_same_fails_at_the_await_deadline() {
         "tasks::finishes::xml",
         "--allow-side-effects",
         "--await-deadline",
-        "2s",
+        "1s",
     ];
     args.extend(jobs.iter().map(String::as_str));
     let out = failed_trial(
         &hostile,
         &args,
         &[
-            "✗ gave up waiting after 2.",
-            "(deadline 2s, --await-deadline): still not { path = \"State\", equals = \"Finished\" }",
+            "✗ gave up waiting after 1.",
+            "(deadline 1s, --await-deadline): still not { path = \"State\", equals = \"Finished\" }",
             "the last response is below",
             "<State>Running</State>",
         ],

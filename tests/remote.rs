@@ -323,7 +323,7 @@ fn a_server_that_never_answers_fails_the_trials_within_the_timeout_and_the_run_e
     // one per four trials.
     let mut args = vec![
         "--request-timeout",
-        "500ms",
+        "300ms",
         "--test-threads",
         "64",
         "--allow-side-effects",
@@ -341,12 +341,12 @@ fn a_server_that_never_answers_fails_the_trials_within_the_timeout_and_the_run_e
     let failed_or_ignored = |v: &String| v == "FAILED" || v.starts_with("ignored");
     assert!(verdicts.values().all(failed_or_ignored), "{verdicts:#?}");
     assert!(
-        stdout.contains("no complete answer within 500ms (--request-timeout)"),
+        stdout.contains("no complete answer within 300ms (--request-timeout)"),
         "{stdout}"
     );
     assert!(stderr.contains("could not read job"), "{stderr}");
     assert_no_secrets(&served, &out);
-    eprintln!("never-answering server: verdicts after {elapsed:.1?} with --request-timeout 500ms");
+    eprintln!("never-answering server: verdicts after {elapsed:.1?} with --request-timeout 300ms");
 }
 
 #[test]
@@ -365,6 +365,9 @@ fn json_output_stays_parseable_with_progress_on() {
             "--allow-side-effects",
             "--await-deadline",
             "300ms",
+            // Every awaiting trial waits the deadline out: side by side, not two at a time.
+            "--test-threads",
+            "16",
         ],
     );
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));

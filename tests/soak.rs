@@ -76,7 +76,7 @@ unsafe impl GlobalAlloc for Counting {
 static ALLOCATOR: Counting = Counting;
 
 /// Runs per soak under plain `cargo test`.
-const SHORT_RUNS: usize = 8;
+const SHORT_RUNS: usize = 6;
 /// Trials at a time.
 const CONCURRENCY: usize = 16;
 
@@ -196,7 +196,7 @@ fn soak(
             Some(first) => assert_eq!(&verdicts, first, "{label}: run {run} differs from run 0"),
         }
         // Connections close and server tasks end asynchronously: let them.
-        runtime.block_on(async { tokio::time::sleep(Duration::from_millis(100)).await });
+        runtime.block_on(async { tokio::time::sleep(Duration::from_millis(25)).await });
         // Hand freed memory back, so that VmRSS shows what is held rather than what is cached.
         // SAFETY: malloc_trim only returns free memory to the system.
         unsafe { libc::malloc_trim(0) };

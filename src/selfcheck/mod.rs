@@ -118,7 +118,7 @@ impl Default for Options {
             },
             faulted: Bounds {
                 request_timeout: Duration::from_secs(10),
-                await_deadline: Duration::from_secs(3),
+                await_deadline: Duration::from_secs(1),
             },
             hanging: Bounds {
                 request_timeout: Duration::from_secs(1),

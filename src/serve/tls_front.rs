@@ -100,7 +100,12 @@ pub fn start(
     let accept_loop = tokio::spawn(async move {
         loop {
             let tcp = match listener.accept().await {
-                Ok((tcp, _)) => tcp,
+                // No Nagle: a response is written as several TLS records, and waiting to
+                // coalesce them meets the client's delayed ACK (about 40 ms per answer).
+                Ok((tcp, _)) => {
+                    let _ = tcp.set_nodelay(true);
+                    tcp
+                }
                 // E.g. out of file descriptors: try again shortly rather than spin.
                 Err(_) => {
                     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -118,6 +123,7 @@ pub fn start(
                 let Ok(mut upstream) = TcpStream::connect(backend).await else {
                     return;
                 };
+                let _ = upstream.set_nodelay(true);
                 let _ = tokio::io::copy_bidirectional(&mut tls, &mut upstream).await;
             });
         }
