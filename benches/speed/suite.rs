@@ -55,6 +55,7 @@ pub fn fixture_settings() -> Arc<RunSettings> {
 pub fn fixture_http() -> HttpConfig {
     HttpConfig {
         request_timeout: Duration::from_secs(10),
+        pool_changes: true,
         ..HttpConfig::default()
     }
 }

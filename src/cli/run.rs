@@ -134,6 +134,7 @@ pub(crate) fn settings(
             .unwrap_or(Duration::from_secs(if remote { 60 } else { 10 })),
         max_body_bytes: args.max_body_bytes,
         trust,
+        pool_changes: !remote,
     };
     let mut run = default_run_settings(remote, snapshots);
     if let Some(deadline) = args.await_deadline {

@@ -8,6 +8,8 @@
 //! close after every answer without saying so), and then nobody can tell whether the request was
 //! carried out. A request that changes nothing (`GET`) which meets such a closed connection before
 //! any answer goes once more, on a connection of its own; apart from that nothing is retried.
+//! Against the embedded fixture, which never closes a connection unannounced, every request with
+//! an `Accept` header uses the pool ([`HttpConfig::pool_changes`]).
 //! Redirects are never followed, no proxy is used and no cookie is stored: a conformance verdict is
 //! about what the server itself answered.
 
@@ -33,6 +35,10 @@ pub struct HttpConfig {
     /// Bodies larger than this fail the request instead of filling memory.
     pub max_body_bytes: usize,
     pub trust: Trust,
+    /// Requests that change something (`POST`, `DELETE`) go on pooled connections too. Only for a
+    /// server known never to close a kept-alive connection unannounced (the embedded fixture):
+    /// elsewhere such a request goes on a connection of its own (see the module's note).
+    pub pool_changes: bool,
 }
 
 impl Default for HttpConfig {
@@ -42,6 +48,7 @@ impl Default for HttpConfig {
             request_timeout: Duration::from_secs(60),
             max_body_bytes: 16 * 1024 * 1024,
             trust: Trust::Platform,
+            pool_changes: false,
         }
     }
 }
@@ -238,7 +245,8 @@ impl HttpClient {
         let started = Instant::now();
         let limit = self.config.request_timeout;
         let exchange = async {
-            if req.header("accept").is_some() && changes_nothing(&req.method) {
+            let pooled = self.config.pool_changes || changes_nothing(&req.method);
+            if req.header("accept").is_some() && pooled {
                 self.send_pooled(req).await
             } else {
                 self.send_on_new_connection(req).await
@@ -529,5 +537,71 @@ mod tests {
             let response = http.send(&request).await.unwrap();
             assert_eq!((response.status, &response.body[..]), (200, &b"ok"[..]));
         }
+    }
+}
+
+#[cfg(test)]
+mod pooling_tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A keep-alive server answering every request with 202 and no body; counts connections.
+    async fn counting_server() -> (Url, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let counted = connections.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                counted.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut seen = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    while let Ok(n) = socket.read(&mut buf).await {
+                        if n == 0 {
+                            return;
+                        }
+                        seen.extend_from_slice(&buf[..n]);
+                        while let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                            seen.drain(..end + 4);
+                            let answer = "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n";
+                            if socket.write_all(answer.as_bytes()).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        let url = Url::parse(&format!("http://127.0.0.1:{port}/api/jobs/1?action=retry")).unwrap();
+        (url, connections)
+    }
+
+    /// Connections used by three POSTs in a row with `pool_changes`.
+    async fn connections_for_three_posts(pool_changes: bool) -> usize {
+        let (url, connections) = counting_server().await;
+        let http = HttpClient::new(HttpConfig {
+            pool_changes,
+            ..HttpConfig::default()
+        })
+        .unwrap();
+        let request = OutgoingRequest {
+            method: "POST".into(),
+            url,
+            headers: vec![("Accept".into(), "application/xml".into())],
+            body: None,
+        };
+        for _ in 0..3 {
+            assert_eq!(http.send(&request).await.unwrap().status, 202);
+        }
+        connections.load(Ordering::SeqCst)
+    }
+
+    #[tokio::test]
+    async fn changes_go_on_their_own_connections_unless_the_server_is_the_fixture() {
+        assert_eq!(connections_for_three_posts(false).await, 3);
+        assert_eq!(connections_for_three_posts(true).await, 1);
     }
 }

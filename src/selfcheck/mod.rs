@@ -232,6 +232,8 @@ pub fn http_config(bounds: Bounds) -> HttpConfig {
     HttpConfig {
         connect_timeout: bounds.request_timeout,
         request_timeout: bounds.request_timeout,
+        // Every subject is an embedded fixture.
+        pool_changes: true,
         ..HttpConfig::default()
     }
 }

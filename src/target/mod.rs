@@ -104,6 +104,11 @@ pub async fn start_fixture(
     redactor: &Redactor,
     api_version: &str,
 ) -> Result<Target, SetupError> {
+    // The fixture never closes a kept-alive connection unannounced.
+    let http = HttpConfig {
+        pool_changes: true,
+        ..http
+    };
     start_fixture_with(
         options,
         profile,
