@@ -335,7 +335,12 @@ pub fn run_suite(mut args: RunArgs) -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    let selected = skips::selected(&specs, &trials, &args.libtest);
+    // The trials libtest will start (the ignored ones it reports without calling them).
+    let selected: Vec<&TrialSpec> = selection
+        .iter()
+        .filter(|s| !s.ignored)
+        .map(|s| &s.spec)
+        .collect();
     let kind = if remote {
         TargetKind::Remote
     } else {

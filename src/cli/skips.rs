@@ -14,21 +14,6 @@ use crate::case::Level;
 use crate::runner::{Policy, TrialOutcome, TrialSpec, Verdict, skip_reason};
 use crate::target::TargetKind;
 
-/// The specs of the trials libtest will start (not filtered out, not ignored by flag); `trials`
-/// are [`crate::runner::libtest_trials`] of `specs`, in the same order.
-pub fn selected<'a>(
-    specs: &'a [TrialSpec],
-    trials: &[Trial],
-    args: &Arguments,
-) -> Vec<&'a TrialSpec> {
-    specs
-        .iter()
-        .zip(trials)
-        .filter(|(_, t)| !args.is_filtered_out(t) && !args.is_ignored(t))
-        .map(|(s, _)| s)
-        .collect()
-}
-
 /// The job roles that the selected trials which will run need.
 pub fn needed_roles(selected: &[&TrialSpec], kind: TargetKind, policy: Policy) -> BTreeSet<String> {
     selected

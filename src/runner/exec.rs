@@ -210,6 +210,17 @@ async fn run_steps(
             records.push(record);
             continue;
         }
+        let message = |record: &StepRecord, problem: Option<&str>, mode: SnapshotMode| {
+            let failed = FailedStep {
+                case,
+                index,
+                total,
+                step,
+                record,
+                problem,
+            };
+            failure_message(&failed, target, mode)
+        };
         let problem = match result {
             Err(StepError(problem)) => Some(problem),
             Ok(()) if !record.mismatches.is_empty() => Some(String::new()),
@@ -223,15 +234,8 @@ async fn run_steps(
             {
                 record.normalised = Some(normalizer.exchange(request, response, spec.format));
             }
-            let failed = FailedStep {
-                case,
-                index,
-                total,
-                step,
-                record: &record,
-                problem: Some(problem.as_str()).filter(|p| !p.is_empty()),
-            };
-            failure = Some(failure_message(&failed, target, settings.snapshots.mode()));
+            let problem = Some(problem.as_str()).filter(|p| !p.is_empty());
+            failure = Some(message(&record, problem, settings.snapshots.mode()));
             records.push(record);
             continue;
         }
@@ -241,15 +245,7 @@ async fn run_steps(
                 SnapshotResult::Differs { .. } | SnapshotResult::Missing { .. }
             )
         {
-            let failed = FailedStep {
-                case,
-                index,
-                total,
-                step,
-                record: &record,
-                problem: None,
-            };
-            snapshot_failures.push(failure_message(&failed, target, SnapshotMode::Assert));
+            snapshot_failures.push(message(&record, None, SnapshotMode::Assert));
         }
         records.push(record);
     }
