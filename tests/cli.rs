@@ -2,28 +2,9 @@
 //! input and unreachable targets.
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
 
-fn emconform(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_emconform"))
-        .args(args)
-        .env_remove("CI")
-        .env("RUST_BACKTRACE", "0")
-        .output()
-        .expect("the binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// A fresh directory for case files.
-fn case_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("emconform-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
+mod support;
+use support::{against, emconform, fresh_dir, path, text};
 
 #[test]
 fn list_shows_every_trial_with_its_level() {
@@ -69,13 +50,13 @@ fn json_format_output_stays_parseable() {
 
 #[test]
 fn a_malformed_case_names_file_line_column_and_field_and_exits_2() {
-    let dir = case_dir("malformed");
+    let dir = fresh_dir("malformed");
     std::fs::write(
         dir.join("bad.toml"),
         "title = \"x\"\nspec = \"2.2\"\nlevel = \"must\"\n[[steps]]\nname = \"s\"\nmethod = \"GET\"\npath = \"/\"\n[steps.expect]\nstatsu = 200\n",
     )
-    .unwrap();
-    let out = emconform(&["--cases", dir.to_str().unwrap()]);
+    .expect("write a case file");
+    let out = emconform(&["--cases", path(&dir)]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
     assert!(
@@ -94,18 +75,8 @@ fn unknown_options_faults_and_unreachable_targets_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("unknown fault \"no-such-fault\"; faults are: "));
 
-    let out = Command::new(env!("CARGO_BIN_EXE_emconform"))
-        .args([
-            "--target",
-            "http://127.0.0.1:1/api",
-            "--user",
-            "u",
-            "--password-env",
-            "EMCONFORM_TEST_PW",
-        ])
-        .env("EMCONFORM_TEST_PW", "pw-never-shown")
-        .output()
-        .unwrap();
+    let unreachable = || against("http://127.0.0.1:1/api", "u", "pw-never-shown");
+    let out = unreachable().output().expect("the binary runs");
     assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
     assert!(
@@ -115,28 +86,21 @@ fn unknown_options_faults_and_unreachable_targets_exit_2() {
     assert!(!stderr.contains("pw-never-shown"));
 
     // The second account's password variable is checked before anything is sent.
-    let out = Command::new(env!("CARGO_BIN_EXE_emconform"))
+    let out = unreachable()
         .args([
-            "--target",
-            "http://127.0.0.1:1/api",
-            "--user",
-            "u",
-            "--password-env",
-            "EMCONFORM_TEST_PW",
             "--portal-user",
             "DOMAIN\\portal",
             "--portal-password-env",
             "EMCONFORM_TEST_NOT_SET",
         ])
-        .env("EMCONFORM_TEST_PW", "pw-never-shown")
         .env_remove("EMCONFORM_TEST_NOT_SET")
         .output()
-        .unwrap();
+        .expect("the binary runs");
     assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
     assert!(
-        text(&out.stderr).contains("the environment variable EMCONFORM_TEST_NOT_SET is not set"),
-        "{}",
-        text(&out.stderr)
+        stderr.contains("the environment variable EMCONFORM_TEST_NOT_SET is not set"),
+        "{stderr}"
     );
 }
 
@@ -163,22 +127,22 @@ fn may_trials_are_ignored_unless_asked_for_and_the_summary_counts_levels() {
     ] {
         let out = emconform(args);
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+        let stderr = text(&out.stderr);
         assert!(
-            text(&out.stderr).contains(
+            stderr.contains(
                 "must: 8 passed, 0 failed, 0 ignored; may: 2 passed, 0 failed, 0 ignored"
             ),
-            "{}",
-            text(&out.stderr)
+            "{stderr}"
         );
     }
 
     // --level must: `should` trials are ignored too.
     let out = emconform(&["--level", "must", "negotiation::"]);
     assert_eq!(out.status.code(), Some(0));
+    let stderr = text(&out.stderr);
     assert!(
-        text(&out.stderr).contains("should: 0 passed, 0 failed, 2 ignored"),
-        "{}",
-        text(&out.stderr)
+        stderr.contains("should: 0 passed, 0 failed, 2 ignored"),
+        "{stderr}"
     );
 }
 
@@ -196,11 +160,11 @@ fn coverage_prints_the_committed_table() {
 #[test]
 fn self_check_prints_the_kill_matrix_and_exits_101_when_faults_go_undetected() {
     // One case detects few of the faults: the check is not perfect, and says which and why.
-    let dir = case_dir("self-check");
+    let dir = fresh_dir("self-check");
     let logout = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("cases/session/logout.toml");
     std::fs::create_dir_all(dir.join("session")).expect("a case directory");
     std::fs::copy(logout, dir.join("session/logout.toml")).expect("copy a case");
-    let out = emconform(&["self-check", "--cases", dir.to_str().unwrap()]);
+    let out = emconform(&["self-check", "--cases", path(&dir)]);
     assert_eq!(out.status.code(), Some(101), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     for expected in [

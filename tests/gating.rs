@@ -3,57 +3,36 @@
 //! against a server reached over the network, and no secret in any of them.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use emconform::fixture::{Fixture, FixtureOptions};
 
-fn emconform(args: &[&str]) -> Output {
-    emconform_with(args, &[])
-}
-
-fn emconform_with(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_emconform"));
-    command
-        .args(args)
-        .env_remove("CI")
-        .env_remove("NEXTEST_EXECUTION_MODE")
-        .env("RUST_BACKTRACE", "0");
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    command.output().expect("the binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// A fresh directory.
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("emconform-gating-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().expect("UTF-8 path")
-}
+mod support;
+use support::{
+    PASSWORD_VAR, against, assert_no_secret, binary, emconform, emconform_with, files, fresh_dir,
+    path, target_args, text,
+};
 
 /// A deviating server: the retry answers 200 instead of 202 (the retry and task trials fail).
 const FAULT: [&str; 2] = ["--fault", "retry-status-200"];
 /// The two trials of the retry's answer.
 const ANSWER: &str = "jobs::retry::answer";
 
+/// An expectation file with `content`, in a fresh directory of its own.
+fn expectation_file(name: &str, content: &str) -> PathBuf {
+    let file = fresh_dir(name).join("expect.toml");
+    std::fs::write(&file, content).expect("write the expectation file");
+    file
+}
+
 #[test]
 fn an_expectation_file_turns_a_known_failure_green_then_fails_when_it_is_fixed() {
-    let dir = temp_dir("ratchet");
-    let file = dir.join("expect.toml");
+    let file = fresh_dir("ratchet").join("expect.toml");
 
     // Learn the failures of the deviating server.
     let out = emconform(&[FAULT[0], FAULT[1], "--update-expect", path(&file)]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let written = std::fs::read_to_string(&file).unwrap();
+    let written = std::fs::read_to_string(&file).expect("the written expectation file");
     assert!(
         written.contains("trial = \"jobs::retry::answer::xml\""),
         "{written}"
@@ -70,7 +49,7 @@ fn an_expectation_file_turns_a_known_failure_green_then_fails_when_it_is_fixed()
         "reason = \"EM-12: retry answers 200 (added by --update-expect",
         1,
     );
-    std::fs::write(&file, &edited).unwrap();
+    std::fs::write(&file, &edited).expect("write the expectation file");
 
     // The same server now passes its gate, although libtest reports the failures.
     let out = emconform(&[FAULT[0], FAULT[1], "--expect", path(&file)]);
@@ -104,30 +83,27 @@ fn an_expectation_file_turns_a_known_failure_green_then_fails_when_it_is_fixed()
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(
         !std::fs::read_to_string(&file)
-            .unwrap()
+            .expect("the updated expectation file")
             .contains("[[expected]]")
     );
 
     // And a reason survives an update while its trial still fails.
-    std::fs::write(&file, &edited).unwrap();
+    std::fs::write(&file, &edited).expect("write the expectation file");
     let out = emconform(&[FAULT[0], FAULT[1], "--update-expect", path(&file)]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(
         std::fs::read_to_string(&file)
-            .unwrap()
+            .expect("the updated expectation file")
             .contains("EM-12: retry answers 200")
     );
 }
 
 #[test]
 fn a_new_failure_fails_the_gate_and_says_which() {
-    let dir = temp_dir("new");
-    let file = dir.join("expect.toml");
-    std::fs::write(
-        &file,
+    let file = expectation_file(
+        "new",
         "[[expected]]\ntrial = \"jobs::retry::answer::xml\"\nreason = \"EM-12\"\n",
-    )
-    .unwrap();
+    );
     let out = emconform(&[FAULT[0], FAULT[1], ANSWER, "--expect", path(&file)]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(101), "{stderr}");
@@ -143,13 +119,10 @@ fn a_new_failure_fails_the_gate_and_says_which() {
 
 #[test]
 fn an_entry_naming_no_trial_fails_the_run() {
-    let dir = temp_dir("orphan");
-    let file = dir.join("expect.toml");
-    std::fs::write(
-        &file,
+    let file = expectation_file(
+        "orphan",
         "[[expected]]\ntrial = \"jobs::retry::renamed::xml\"\nreason = \"old name\"\n",
-    )
-    .unwrap();
+    );
     let out = emconform(&["--expect", path(&file)]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(101), "{stderr}");
@@ -172,14 +145,11 @@ fn an_entry_naming_no_trial_fails_the_run() {
 
 #[test]
 fn an_expired_entry_fails_the_run() {
-    let dir = temp_dir("expired");
-    let file = dir.join("expect.toml");
-    std::fs::write(
-        &file,
+    let file = expectation_file(
+        "expired",
         "[[expected]]\ntrial = \"jobs::retry::answer::xml\"\nreason = \"EM-12\"\nexpires = 2020-01-31\n\
          [[expected]]\ntrial = \"jobs::retry::answer::json\"\nreason = \"EM-12\"\nexpires = 2999-12-31\n",
-    )
-    .unwrap();
+    );
     let out = emconform(&[FAULT[0], FAULT[1], ANSWER, "--expect", path(&file)]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(101), "{stderr}");
@@ -196,9 +166,7 @@ fn an_expired_entry_fails_the_run() {
 
 #[test]
 fn a_broken_expectation_file_is_a_usage_error_with_its_line() {
-    let dir = temp_dir("broken");
-    let file = dir.join("expect.toml");
-    std::fs::write(&file, "[[expected]]\ntrial = \"a::xml\"\n").unwrap();
+    let file = expectation_file("broken", "[[expected]]\ntrial = \"a::xml\"\n");
     let out = emconform(&["--expect", path(&file)]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
@@ -226,22 +194,22 @@ fn an_empty_selection_exits_2_unless_allowed() {
 
 /// A case directory with one `must` and one `may` case (the project has no `may` case yet).
 fn cases_with_a_may_case() -> PathBuf {
-    let dir = temp_dir("may-cases");
+    let dir = fresh_dir("may-cases");
     let source = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("cases/jobs/retry/without_session.toml"),
     )
-    .unwrap()
+    .expect("the case file")
     .replace("snapshot = \"refused\"\n", "");
     assert!(
         !source.contains("snapshot"),
         "the copies have no snapshots of their own"
     );
-    std::fs::write(dir.join("refused.toml"), &source).unwrap();
+    std::fs::write(dir.join("refused.toml"), &source).expect("write a case file");
     std::fs::write(
         dir.join("inferred.toml"),
         source.replace("level = \"must\"", "level = \"may\""),
     )
-    .unwrap();
+    .expect("write a case file");
     dir
 }
 
@@ -343,32 +311,22 @@ impl Remote {
         }
     }
 
-    /// `--target`, `--user` and `--password-env` for it, and the environment with the password.
-    fn args(&self) -> (Vec<String>, Vec<(&'static str, String)>) {
-        let credentials = self.fixture.credentials();
-        (
-            vec![
-                "--target".into(),
-                self.fixture.api_base().to_string(),
-                "--user".into(),
-                credentials.user.clone(),
-                "--password-env".into(),
-                "EMCONFORM_TEST_PASSWORD".into(),
-            ],
-            vec![(
-                "EMCONFORM_TEST_PASSWORD",
-                credentials.password.expose().to_string(),
-            )],
-        )
+    /// The account's password, which the binary reads from [`PASSWORD_VAR`].
+    fn password(&self) -> String {
+        self.fixture.credentials().password.expose().to_string()
     }
 
+    /// Runs the binary against it with `extra` arguments and environment variables.
     fn run(&self, extra: &[&str], env: &[(&str, &str)]) -> Output {
-        let (args, password) = self.args();
-        let mut all: Vec<&str> = args.iter().map(String::as_str).collect();
-        all.extend_from_slice(extra);
-        let mut vars: Vec<(&str, &str)> = password.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        vars.extend_from_slice(env);
-        emconform_with(&all, &vars)
+        against(
+            self.fixture.api_base().as_str(),
+            &self.fixture.credentials().user,
+            &self.password(),
+        )
+        .args(extra)
+        .envs(env.iter().copied())
+        .output()
+        .expect("the binary runs")
     }
 }
 
@@ -402,7 +360,7 @@ fn a_run_whose_every_trial_is_ignored_exits_2_but_one_nextest_process_passes() {
 #[test]
 fn reports_and_recordings_of_a_remote_run_hold_no_secret() {
     let remote = Remote::start();
-    let dir = temp_dir("remote-reports");
+    let dir = fresh_dir("remote-reports");
     let jobs: Vec<String> = remote
         .fixture
         .seeded_jobs()
@@ -433,12 +391,15 @@ fn reports_and_recordings_of_a_remote_run_hold_no_secret() {
 
     // `record` is a subcommand: it comes first, then the same target options.
     let recording = dir.join("recording");
-    let (target_args, password) = remote.args();
-    let mut all: Vec<&str> = vec!["record", "--out", path(&recording)];
-    all.extend(target_args.iter().map(String::as_str));
-    all.extend(side_effects.iter().map(String::as_str));
-    let env: Vec<(&str, &str)> = password.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let record = emconform_with(&all, &env);
+    let api_base = remote.fixture.api_base().to_string();
+    let user = remote.fixture.credentials().user;
+    let record = binary()
+        .args(["record", "--out", path(&recording)])
+        .args(target_args(&api_base, &user))
+        .args(&side_effects)
+        .env(PASSWORD_VAR, remote.password())
+        .output()
+        .expect("the binary runs");
     assert_eq!(record.status.code(), Some(0), "{}", text(&record.stderr));
     assert!(
         text(&record.stderr).contains("recorded "),
@@ -446,8 +407,8 @@ fn reports_and_recordings_of_a_remote_run_hold_no_secret() {
         text(&record.stderr)
     );
 
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+    let report = std::fs::read_to_string(dir.join("report.json")).expect("the JSON report");
+    let json: serde_json::Value = serde_json::from_str(&report).expect("the report is JSON");
     assert_eq!(json["target"]["kind"], "remote");
     assert_eq!(
         json["target"]["base_url"],
@@ -461,25 +422,18 @@ fn reports_and_recordings_of_a_remote_run_hold_no_secret() {
         text(&record.stdout),
         text(&record.stderr),
     ];
-    for entry in walkdir::WalkDir::new(&dir) {
-        let entry = entry.unwrap();
-        if entry.file_type().is_file() {
-            texts.push(std::fs::read_to_string(entry.path()).unwrap());
-        }
-    }
+    texts.extend(files(&dir).into_iter().map(|(_, content)| content));
     assert!(texts.len() > 10, "reports and recording files were written");
     let secrets = remote.fixture.secrets();
     assert!(secrets.len() > 1, "the runs logged on");
-    for secret in secrets {
-        for t in &texts {
-            assert!(!t.contains(&secret), "a secret leaked into:\n{t}");
-        }
+    for t in &texts {
+        assert_no_secret(t, &secrets);
     }
 }
 
 #[test]
 fn record_and_compare_show_where_a_server_differs_from_the_fixture() {
-    let dir = temp_dir("compare");
+    let dir = fresh_dir("compare");
     let (fixture, faulted) = (dir.join("fixture"), dir.join("faulted"));
     let out = emconform(&["record", "--out", path(&fixture)]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));

@@ -23,7 +23,9 @@ use emconform::serve::{ServeOptions, Server};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
-const PASSWORD_VAR: &str = "EMCONFORM_TEST_PASSWORD";
+mod support;
+use support::{Served, against, job_args, serve, text, verdicts};
+
 /// The trial most behaviours are met by: `GET /api/` with the run's session, expecting 200 XML.
 const ENTRY_TRIAL: &str = "negotiation::accept_xml::xml";
 /// 200 MiB.
@@ -111,17 +113,10 @@ struct Proxy {
 
 impl Hostile {
     fn start(misbehaviour: Misbehaviour) -> Hostile {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let server = runtime
-            .block_on(Server::start(ServeOptions {
-                jobs_per_role: 2,
-                ..ServeOptions::default()
-            }))
-            .expect("the server starts");
+        let Served { server, runtime } = serve(ServeOptions {
+            jobs_per_role: 2,
+            ..ServeOptions::default()
+        });
         let observed = Arc::new(Observed::default());
         let (listener, other) = runtime.block_on(async {
             let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -173,27 +168,14 @@ impl Hostile {
 
     /// The binary, pointed at the hostile server with the right account.
     fn emconform(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_emconform"));
+        let credentials = self.server.credentials();
+        let mut command = against(
+            &self.api_base,
+            &credentials.user,
+            credentials.password.expose(),
+        );
+        command.args(args);
         command
-            .args(["--target", &self.api_base])
-            .args(["--user", &self.server.credentials().user])
-            .args(["--password-env", PASSWORD_VAR])
-            .args(args)
-            .env(PASSWORD_VAR, self.server.credentials().password.expose())
-            .env_remove("CI")
-            .env("RUST_BACKTRACE", "0")
-            .stdin(Stdio::null());
-        command
-    }
-
-    /// `--job ROLE=ID` for the server's jobs of `role`.
-    fn jobs(&self, role: &str) -> Vec<String> {
-        self.server
-            .jobs()
-            .iter()
-            .filter(|(r, _)| *r == role)
-            .map(|(r, job)| format!("--job={r}={}", job.id))
-            .collect()
     }
 }
 
@@ -722,7 +704,7 @@ fn a_server_answering_503_with_retry_after_fails_the_trial_without_retrying() {
 #[test]
 fn a_task_that_stays_the_same_fails_at_the_await_deadline() {
     let hostile = Hostile::start(Misbehaviour::StaleTask);
-    let jobs = hostile.jobs("failed");
+    let jobs = job_args(&hostile.server, |role| role == "failed");
     let mut args = vec![
         "--exact",
         "tasks::finishes::xml",
@@ -746,21 +728,6 @@ fn a_task_that_stays_the_same_fails_at_the_await_deadline() {
     assert!(out.elapsed < Duration::from_secs(60), "{:?}", out.elapsed);
 }
 
-/// `trial name → outcome` from libtest's pretty output.
-fn verdicts(stdout: &str) -> Vec<(String, String)> {
-    let mut all: Vec<(String, String)> = stdout
-        .lines()
-        .filter_map(|l| l.strip_prefix("test "))
-        .filter_map(|l| l.split_once(" ... "))
-        .map(|(name, outcome)| {
-            let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
-            (name, outcome.trim().to_string())
-        })
-        .collect();
-    all.sort();
-    all
-}
-
 /// A server that closes after every answer (saying so in HTTP/1.0, or not at all) is as
 /// conformant as the one behind it: the whole suite gives the verdicts it gives that server
 /// directly, with no transport error from a reused connection.
@@ -780,15 +747,15 @@ fn servers_that_close_after_every_answer_get_the_verdicts_of_the_server_behind_t
             out.stdout,
             out.stderr
         );
-        let direct = Command::new(env!("CARGO_BIN_EXE_emconform"))
-            .args(["--target", hostile.server.api_base().as_str()])
-            .args(["--user", &hostile.server.credentials().user])
-            .args(["--password-env", PASSWORD_VAR])
-            .env(PASSWORD_VAR, hostile.server.credentials().password.expose())
-            .env_remove("CI")
-            .output()
-            .expect("runs");
-        let direct = String::from_utf8_lossy(&direct.stdout).into_owned();
+        let credentials = hostile.server.credentials();
+        let direct = against(
+            hostile.server.api_base().as_str(),
+            &credentials.user,
+            credentials.password.expose(),
+        )
+        .output()
+        .expect("runs");
+        let direct = text(&direct.stdout);
         assert_eq!(verdicts(&out.stdout), verdicts(&direct), "{label}");
         assert!(verdicts(&out.stdout).iter().any(|(_, v)| v == "ok"));
         eprintln!(

@@ -3,47 +3,25 @@
 //! HTTPS and HTTP — trusting the certificate or not, giving jobs or discovering them, a server that
 //! never answers, wrong credentials, Ctrl-C — and no secret in anything it prints.
 
-use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use emconform::fixture::Fault;
 use emconform::http::{HttpClient, HttpConfig, OutgoingRequest, Trust};
-use emconform::serve::{ServeOptions, Server};
+use emconform::serve::ServeOptions;
 
-/// The environment variable the tests hand the password in.
-const PASSWORD_VAR: &str = "EMCONFORM_TEST_PASSWORD";
-
-/// A server and the runtime it runs on (fields drop in order: the server first).
-struct Served {
-    server: Server,
-    runtime: tokio::runtime::Runtime,
-}
-
-fn temp_path(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("emconform-remote-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir.join(name)
-}
-
-fn serve(options: ServeOptions) -> Served {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let server = runtime
-        .block_on(Server::start(options))
-        .expect("the server starts");
-    Served { server, runtime }
-}
+mod support;
+use support::{
+    PASSWORD_VAR, Served, against, assert_no_secret, binary, fresh_dir, job_args, path, serve,
+    text, verdicts,
+};
 
 /// An HTTPS server whose certificate is written to a fresh file.
 fn serve_https(name: &str, options: ServeOptions) -> (Served, PathBuf) {
-    let cert = temp_path(&format!("{name}.pem"));
+    let cert = fresh_dir(name).join("certificate.pem");
     let served = serve(ServeOptions {
         tls_certificate: Some(cert.clone()),
         ..options
@@ -54,77 +32,11 @@ fn serve_https(name: &str, options: ServeOptions) -> (Served, PathBuf) {
 /// Enough jobs for every side-effecting trial of the suite to have its own.
 const JOBS_PER_ROLE: usize = 16;
 
-fn emconform(served: &Served, password: &str, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_emconform"));
-    command
-        .arg("--target")
-        .arg(served.server.api_base().as_str())
-        .arg("--user")
-        .arg(&served.server.credentials().user)
-        .arg("--password-env")
-        .arg(PASSWORD_VAR)
-        .args(args)
-        .env(PASSWORD_VAR, password)
-        .env_remove("CI")
-        .env("RUST_BACKTRACE", "0")
-        .stdin(Stdio::null());
-    command
-}
-
-fn run(served: &Served, args: &[&str]) -> Output {
-    let password = served.server.credentials().password.expose().to_string();
-    emconform(served, &password, args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// `trial name → outcome` from libtest's pretty output (`test [must] x::xml ... ok`).
-fn verdicts(stdout: &str) -> BTreeMap<String, String> {
-    stdout
-        .lines()
-        .filter_map(|l| l.strip_prefix("test "))
-        .filter_map(|l| l.split_once(" ... "))
-        .map(|(name, outcome)| {
-            // libtest pads the kind (`[must]  ` next to `[should]`): one space between words.
-            let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
-            (name, outcome.trim().to_string())
-        })
-        .collect()
-}
-
-/// Every secret the server knows of: the password, each session token and the GUID it encodes.
-fn secrets(served: &Served) -> Vec<String> {
-    use base64::Engine as _;
-    let mut secrets = vec![served.server.credentials().password.expose().to_string()];
-    for token in served.server.fixture().issued_tokens() {
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(&token)
-            .expect("tokens are base64");
-        secrets.push(String::from_utf8(decoded).expect("of a GUID"));
-        secrets.push(token);
-    }
-    secrets
-}
-
+/// Checks that no secret the server knows of (the password, each session token and the GUID it
+/// encodes) is in what the run printed.
 fn assert_no_secrets(served: &Served, output: &Output) {
     let all = format!("{}{}", text(&output.stdout), text(&output.stderr));
-    for secret in secrets(served) {
-        assert!(!all.contains(&secret), "a secret leaked into:\n{all}");
-    }
-}
-
-/// `--job ROLE=ID` for every job of the server.
-fn job_args(served: &Served) -> Vec<String> {
-    served
-        .server
-        .jobs()
-        .iter()
-        .flat_map(|(role, job)| ["--job".to_string(), format!("{role}={}", job.id)])
-        .collect()
+    assert_no_secret(&all, &served.server.fixture().secrets());
 }
 
 /// Whether a session token still works on the server.
@@ -136,7 +48,11 @@ fn token_is_live(served: &Served, token: &str) -> bool {
     .expect("client");
     let request = OutgoingRequest {
         method: "GET".into(),
-        url: served.server.api_base().join("logonSessions").unwrap(),
+        url: served
+            .server
+            .api_base()
+            .join("logonSessions")
+            .expect("a URL"),
         headers: vec![
             ("Accept".into(), "application/xml".into()),
             ("X-RestSvcSessionId".into(), token.into()),
@@ -159,10 +75,7 @@ fn https_trusted_with_ca_cert_passes_every_trial_and_leaks_nothing() {
             ..ServeOptions::default()
         },
     );
-    let out = run(
-        &served,
-        &["--ca-cert", cert.to_str().unwrap(), "--allow-side-effects"],
-    );
+    let out = served.run(&["--ca-cert", path(&cert), "--allow-side-effects"]);
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
     let verdicts = verdicts(&stdout);
@@ -183,7 +96,7 @@ fn https_trusted_with_ca_cert_passes_every_trial_and_leaks_nothing() {
 #[test]
 fn https_with_insecure_says_so_once_and_runs() {
     let (served, _cert) = serve_https("insecure", ServeOptions::default());
-    let out = run(&served, &["--insecure"]);
+    let out = served.run(&["--insecure"]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert_eq!(stderr.matches("--insecure").count(), 1, "{stderr}");
@@ -197,7 +110,7 @@ fn https_with_insecure_says_so_once_and_runs() {
 #[test]
 fn an_untrusted_certificate_is_one_error_naming_host_reason_and_fix() {
     let (served, _cert) = serve_https("untrusted", ServeOptions::default());
-    let out = run(&served, &[]);
+    let out = served.run(&[]);
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
     assert!(verdicts(&stdout).is_empty(), "no trial ran:\n{stdout}");
@@ -222,7 +135,7 @@ fn discovery_gives_the_same_verdicts_as_given_jobs() {
     // Two identical servers: a run that retries jobs changes them.
     let (given, discovered) = (serve(options()), serve(options()));
     for side_effects in [false, true] {
-        let mut args: Vec<String> = job_args(&given);
+        let mut args: Vec<String> = job_args(&given.server, |_| true);
         let mut plain = Vec::new();
         if side_effects {
             args.push("--allow-side-effects".into());
@@ -231,8 +144,8 @@ fn discovery_gives_the_same_verdicts_as_given_jobs() {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         // The two servers are independent: both runs at once.
         let (with_jobs, without) = std::thread::scope(|s| {
-            let with_jobs = s.spawn(|| run(&given, &args));
-            let without = run(&discovered, &plain);
+            let with_jobs = s.spawn(|| given.run(&args));
+            let without = discovered.run(&plain);
             (with_jobs.join().expect("the run with jobs"), without)
         });
         let (a, b) = (text(&with_jobs.stdout), text(&without.stdout));
@@ -253,7 +166,7 @@ fn discovery_gives_the_same_verdicts_as_given_jobs() {
 #[test]
 fn safe_mode_leaves_out_side_effects_and_says_how_many() {
     let served = serve(ServeOptions::default());
-    let out = run(&served, &[]);
+    let out = served.run(&[]);
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let left_out: Vec<String> = verdicts(&stdout)
@@ -282,15 +195,12 @@ fn a_role_without_a_job_is_ignored_saying_how_to_give_one() {
     assert_eq!(failed.0, "failed");
     // One failed job for two retrying trials (xml and json): the second has none left.
     let job = format!("failed={}", failed.1.id);
-    let out = run(
-        &served,
-        &[
-            "--job",
-            &job,
-            "--allow-side-effects",
-            "jobs::retry::answer::",
-        ],
-    );
+    let out = served.run(&[
+        "--job",
+        &job,
+        "--allow-side-effects",
+        "jobs::retry::answer::",
+    ]);
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     let ignored: Vec<String> = verdicts(&stdout)
@@ -311,13 +221,9 @@ fn a_server_that_never_answers_fails_the_trials_within_the_timeout_and_the_run_e
         jobs_per_role: 2,
         ..ServeOptions::default()
     });
-    let jobs: Vec<String> = served
-        .server
-        .jobs()
-        .iter()
-        .filter(|(role, _)| ["failed", "succeeded"].contains(role))
-        .map(|(role, job)| format!("--job={role}={}", job.id))
-        .collect();
+    let jobs = job_args(&served.server, |role| {
+        ["failed", "succeeded"].contains(&role)
+    });
     // Every trial of these cases calls /api/jobs, which this server never answers.
     // Every trial waits out its timeout; all at once, so that the test takes one timeout, not
     // one per four trials.
@@ -332,7 +238,7 @@ fn a_server_that_never_answers_fails_the_trials_within_the_timeout_and_the_run_e
     ];
     args.extend(jobs.iter().map(String::as_str));
     let started = Instant::now();
-    let out = run(&served, &args);
+    let out = served.run(&args);
     let elapsed = started.elapsed();
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(101), "{stdout}\n{stderr}");
@@ -356,20 +262,17 @@ fn json_output_stays_parseable_with_progress_on() {
         jobs_per_role: JOBS_PER_ROLE,
         ..ServeOptions::default()
     });
-    let out = run(
-        &served,
-        &[
-            "--format",
-            "json",
-            "--progress",
-            "--allow-side-effects",
-            "--await-deadline",
-            "300ms",
-            // Every awaiting trial waits the deadline out: side by side, not two at a time.
-            "--test-threads",
-            "16",
-        ],
-    );
+    let out = served.run(&[
+        "--format",
+        "json",
+        "--progress",
+        "--allow-side-effects",
+        "--await-deadline",
+        "300ms",
+        // Every awaiting trial waits the deadline out: side by side, not two at a time.
+        "--test-threads",
+        "16",
+    ]);
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(101), "{stderr}");
     for line in stdout.lines().filter(|l| !l.trim().is_empty()) {
@@ -396,20 +299,10 @@ fn an_address_that_never_answers_is_one_clear_error() {
     // Accepts connections, never answers.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/api", listener.local_addr().unwrap());
-    let out = Command::new(env!("CARGO_BIN_EXE_emconform"))
-        .args([
-            "--target",
-            &url,
-            "--user",
-            "u",
-            "--password-env",
-            PASSWORD_VAR,
-        ])
+    let out = against(&url, "u", "pw-never-shown")
         .args(["--request-timeout", "300ms"])
-        .env(PASSWORD_VAR, "pw-never-shown")
-        .stdin(Stdio::null())
         .output()
-        .unwrap();
+        .expect("the binary runs");
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
@@ -424,9 +317,7 @@ fn an_address_that_never_answers_is_one_clear_error() {
 #[test]
 fn a_wrong_password_is_one_clear_error() {
     let served = serve(ServeOptions::default());
-    let out = emconform(&served, "not-the-password", &[])
-        .output()
-        .expect("runs");
+    let out = served.emconform("not-the-password").output().expect("runs");
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
     assert!(verdicts(&stdout).is_empty());
@@ -446,18 +337,15 @@ fn ctrl_c_logs_the_session_out() {
         jobs_per_role: JOBS_PER_ROLE,
         ..ServeOptions::default()
     });
-    let password = served.server.credentials().password.expose().to_string();
-    let mut child = emconform(
-        &served,
-        &password,
-        &["--allow-side-effects", "--progress", "tasks::finishes::"],
-    )
-    .arg("--await-deadline")
-    .arg("10m")
-    .stdout(Stdio::null())
-    .stderr(Stdio::piped())
-    .spawn()
-    .expect("starts");
+    let mut child = served
+        .emconform(&served.password())
+        .args(["--allow-side-effects", "--progress", "tasks::finishes::"])
+        .arg("--await-deadline")
+        .arg("10m")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
     let stderr = child.stderr.take().expect("piped");
     let (lines, seen) = mpsc::channel();
     std::thread::spawn(move || {
@@ -508,7 +396,7 @@ fn ctrl_c_logs_the_session_out() {
 #[test]
 fn list_says_per_trial_what_would_run_and_terse_list_is_untouched() {
     let list = |extra: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_emconform"))
+        binary()
             .args(["--list", "--target", "https://em.invalid:9398/api"])
             .args(extra)
             .output()
@@ -582,9 +470,9 @@ fn without_password_env_a_terminal_is_asked_and_the_password_not_echoed() {
     use std::io::{Read as _, Write as _};
     use std::os::unix::process::CommandExt as _;
     let served = serve(ServeOptions::default());
-    let password = served.server.credentials().password.expose().to_string();
+    let password = served.password();
     let pty = open_pty();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_emconform"));
+    let mut command = binary();
     command
         .args(["--target", served.server.api_base().as_str()])
         .args([

@@ -13,7 +13,7 @@
 //! before any thread starts, also where `CI` is set.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,16 +27,16 @@ use emconform::snapshot::{SnapshotMode, Snapshots};
 use emconform::target::start_fixture;
 use libtest_mimic::{Arguments, Trial};
 
-const PASSWORD_VAR: &str = "EMCONFORM_TEST_PASSWORD";
+mod support;
+use support::{PASSWORD_VAR, binary, files, fresh_dir, target_args, text};
+
 const PORTAL_PASSWORD_VAR: &str = "EMCONFORM_TEST_PORTAL_PASSWORD";
 /// Deviations whose failures print what carries secrets: logon answers (the token header and
 /// the LogonSession), and retries with the session header in their curl lines.
 const FAULTS: [Fault; 2] = [Fault::LogonWithoutSessionId, Fault::RetryStatus200];
 
 fn main() -> std::process::ExitCode {
-    let dir = std::env::temp_dir().join(format!("emconform-secrets-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir = fresh_dir("channels");
     // SAFETY: the first thing `main` does, before any other thread exists.
     unsafe {
         // Write every differing snapshot as `.snap.new` (whether or not CI is set), print nothing.
@@ -52,10 +52,6 @@ fn main() -> std::process::ExitCode {
     libtest_mimic::run(&args, vec![check]).exit_code()
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
 /// The secrets of an account: its password and its `Authorization: Basic` value.
 fn account_secrets(account: &Credentials) -> Vec<String> {
     let basic = account.basic_authorization();
@@ -63,19 +59,6 @@ fn account_secrets(account: &Credentials) -> Vec<String> {
         account.password.expose().to_string(),
         basic.expose().trim_start_matches("Basic ").to_string(),
     ]
-}
-
-/// Every file under `dir`, with its text.
-fn files(dir: &Path) -> Vec<(PathBuf, String)> {
-    walkdir::WalkDir::new(dir)
-        .into_iter()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file())
-        .map(|e| {
-            let text = text(&std::fs::read(e.path()).expect("readable"));
-            (e.into_path(), text)
-        })
-        .collect()
 }
 
 /// Fails naming the channel and the secret's kind when one appears anywhere.
@@ -93,28 +76,27 @@ fn assert_clean(channels: &[(String, String)], secrets: &[String]) {
 
 /// The account, password environment and portal account options for `server`.
 fn account_args(server: &Server, portal: &Credentials) -> Vec<String> {
-    [
-        "--target",
-        server.api_base().as_str(),
-        "--user",
-        &server.credentials().user,
-        "--password-env",
-        PASSWORD_VAR,
-        "--portal-user",
-        &portal.user,
-        "--portal-password-env",
-        PORTAL_PASSWORD_VAR,
-    ]
-    .map(str::to_string)
-    .to_vec()
+    let mut args: Vec<String> = target_args(server.api_base().as_str(), &server.credentials().user)
+        .map(str::to_string)
+        .to_vec();
+    args.extend(
+        [
+            "--portal-user",
+            &portal.user,
+            "--portal-password-env",
+            PORTAL_PASSWORD_VAR,
+        ]
+        .map(str::to_string),
+    );
+    args
 }
 
+/// Runs the binary with both accounts' passwords in their variables.
 fn emconform(args: &[String], password: &str, portal: &Credentials) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_emconform"))
+    binary()
         .args(args)
         .env(PASSWORD_VAR, password)
         .env(PORTAL_PASSWORD_VAR, portal.password.expose())
-        .env("RUST_BACKTRACE", "0")
         .output()
         .expect("the binary runs")
 }
@@ -228,7 +210,7 @@ fn no_secret_reaches_any_channel(dir: &Path) {
         secrets.extend(fault_secrets);
         recordings.push(recording);
     }
-    let compare = Command::new(env!("CARGO_BIN_EXE_emconform"))
+    let compare = binary()
         .arg("compare")
         .args(&recordings)
         .output()
