@@ -19,4 +19,4 @@ pub mod selfcheck;
 pub mod serve;
 pub mod snapshot;
 pub mod spec;
-pub mod target;
+pub mod target_server;

@@ -340,7 +340,7 @@ mod tests {
     use crate::runner::tests::{fixture, settings, specs};
     use crate::runner::{Policy, run_all};
     use crate::snapshot::{SnapshotMode, Snapshots};
-    use crate::target::Target;
+    use crate::target_server::Target;
 
     fn temp_dir(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("emconform-rec-{}-{name}", std::process::id()));

@@ -24,7 +24,7 @@ use emconform::runner::{Policy, RunSettings, Verdict, plan, run_all};
 use emconform::secret::{Credentials, Redactor};
 use emconform::serve::{ServeOptions, Server};
 use emconform::snapshot::{SnapshotMode, Snapshots};
-use emconform::target::start_fixture;
+use emconform::target_server::start_fixture;
 use libtest_mimic::{Arguments, Trial};
 
 mod support;

@@ -30,7 +30,7 @@ use emconform::runner::message::headline;
 use emconform::runner::{Policy, RunSettings, TrialOutcome, TrialSpec, Verdict, plan, run_all};
 use emconform::secret::{Credentials, Redactor};
 use emconform::snapshot::{SnapshotMode, Snapshots};
-use emconform::target::{Target, connect, start_fixture};
+use emconform::target_server::{Target, connect, start_fixture};
 
 /// The process's allocator, counting the bytes in use: unlike VmRSS, which also holds what the
 /// allocator keeps for reuse, this says exactly whether a run leaves memory behind.

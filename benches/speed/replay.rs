@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 use emconform::fixture::Fixture;
 use emconform::runner::{TrialOutcome, TrialSpec};
 use emconform::secret::Credentials;
-use emconform::target::Target;
+use emconform::target_server::Target;
 use regex::Regex;
 
 /// What an identifier in a request is, for the replay.

@@ -14,7 +14,7 @@ use emconform::http::HttpConfig;
 use emconform::runner::{Policy, RunSettings, TrialOutcome, TrialSpec, Verdict, plan, run_all};
 use emconform::secret::Redactor;
 use emconform::snapshot::{SnapshotMode, Snapshots};
-use emconform::target::{Target, start_fixture};
+use emconform::target_server::{Target, start_fixture};
 
 /// Every trial of the project's cases, `may` ones included (the CLI ignores those by default;
 /// here they are work like any other).

@@ -23,7 +23,7 @@ use crate::expect::{Expectations, Judgement, Standing, today};
 use crate::report::{ReportSpec, RunFacts, RunReport, RunResult, target_info};
 use crate::runner::select::{Selected, one_nextest_trial};
 use crate::runner::{TrialOutcome, TrialSpec, Verdict};
-use crate::target::Target;
+use crate::target_server::Target;
 
 /// What decides a run's verdict besides its trials, read before anything runs.
 pub struct Gate {

@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 
 use url::Url;
 
-use crate::target::SetupError;
+use crate::target_server::SetupError;
 
 /// The password for `user` at `api_base`.
 pub fn read_password(

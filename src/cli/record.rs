@@ -23,7 +23,7 @@ use crate::runner::select::selection;
 use crate::runner::{self, Policy, TrialSpec};
 use crate::secret::Redactor;
 use crate::snapshot::{SnapshotMode, Snapshots};
-use crate::target::TargetKind;
+use crate::target_server::TargetKind;
 
 /// Options of `emconform record`.
 #[derive(Debug, Args)]

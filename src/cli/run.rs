@@ -19,7 +19,7 @@ use crate::progress::Progress;
 use crate::runner::{self, Policy, RunContext, RunSettings, TrialOutcome, TrialSpec};
 use crate::secret::{Credentials, Redactor};
 use crate::snapshot::{SnapshotMode, Snapshots};
-use crate::target::{SetupError, Target, TargetKind, connect, start_fixture};
+use crate::target_server::{SetupError, Target, TargetKind, connect, start_fixture};
 
 /// How often the progress display says what is running.
 const PROGRESS_INTERVAL: Duration = Duration::from_secs(5);

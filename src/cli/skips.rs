@@ -12,7 +12,7 @@ use libtest_mimic::{Arguments, FormatSetting, Trial};
 
 use crate::case::Level;
 use crate::runner::{Policy, TrialOutcome, TrialSpec, Verdict, skip_reason};
-use crate::target::TargetKind;
+use crate::target_server::TargetKind;
 
 /// The job roles that the selected trials which will run need.
 pub fn needed_roles(selected: &[&TrialSpec], kind: TargetKind, policy: Policy) -> BTreeSet<String> {

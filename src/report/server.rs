@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::body::{BodyPath, Document, EM_NAMESPACE, Format};
 use crate::http::OutgoingRequest;
-use crate::target::{Target, TargetKind};
+use crate::target_server::{Target, TargetKind};
 
 /// The server a run or a recording was made against.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

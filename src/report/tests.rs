@@ -9,7 +9,7 @@ use super::*;
 use crate::expect::Expectations;
 use crate::fixture::Fault;
 use crate::runner::tests::{fixture, run, specs};
-use crate::target::Target;
+use crate::target_server::Target;
 
 const EXPECT: &str = r#"
 [[expected]]

@@ -24,7 +24,7 @@ use crate::roles::JobInfo;
 use crate::runner::message::{FailedStep, failure_message};
 use crate::secret::{Credentials, Secret};
 use crate::snapshot::{SnapshotMode, SnapshotResult, Snapshots, snapshot_name};
-use crate::target::{NoJob, SESSION_HEADER, Target};
+use crate::target_server::{NoJob, SESSION_HEADER, Target};
 
 /// How trials wait and compare, for a whole run.
 #[derive(Debug, Clone)]

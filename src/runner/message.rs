@@ -8,7 +8,7 @@ use crate::check::clip;
 use crate::http::curl::curl_line;
 use crate::runner::exec::StepRecord;
 use crate::snapshot::{SnapshotMode, SnapshotResult};
-use crate::target::Target;
+use crate::target_server::Target;
 
 /// How much of a body a failure message shows.
 const BODY_EXCERPT: usize = 2000;

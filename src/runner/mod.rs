@@ -14,7 +14,7 @@ use libtest_mimic::{Completion, Failed, Trial};
 pub use exec::{RunSettings, StepRecord, TrialOutcome, TrialSpec, Verdict, run_trial};
 
 use crate::case::{Case, Level};
-use crate::target::{Target, TargetKind};
+use crate::target_server::{Target, TargetKind};
 
 /// Every case in every format it lists, sorted by trial id.
 pub fn plan(cases: &[Case]) -> Vec<TrialSpec> {

@@ -30,7 +30,7 @@ use crate::http::{HttpClient, HttpConfig};
 use crate::runner::{Policy, RunSettings, TrialOutcome, TrialSpec, Verdict, run_all};
 use crate::secret::Redactor;
 use crate::snapshot::{SnapshotMode, Snapshots};
-use crate::target::{SetupError, Target, start_fixture_with};
+use crate::target_server::{SetupError, Target, start_fixture_with};
 
 /// What one run of the suite is against.
 #[derive(Debug, Clone, Copy)]

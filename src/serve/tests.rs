@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use super::{ServeOptions, Server};
 use crate::http::{HttpClient, HttpConfig, HttpError, Trust};
 use crate::secret::Redactor;
-use crate::target::{LogonError, session};
+use crate::target_server::{LogonError, session};
 
 fn temp_file(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("emconform-serve-{}", std::process::id()));

@@ -16,7 +16,7 @@ use crate::fixture::{Fault, FixtureOptions, Profile};
 use crate::http::HttpConfig;
 use crate::secret::Redactor;
 use crate::snapshot::{SnapshotMode, Snapshots};
-use crate::target::{Target, start_fixture};
+use crate::target_server::{Target, start_fixture};
 
 pub(crate) fn specs() -> Vec<TrialSpec> {
     let cases =
