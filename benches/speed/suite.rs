@@ -55,7 +55,6 @@ pub fn fixture_settings() -> Arc<RunSettings> {
 pub fn fixture_http() -> HttpConfig {
     HttpConfig {
         request_timeout: Duration::from_secs(10),
-        pool_changes: true,
         ..HttpConfig::default()
     }
 }

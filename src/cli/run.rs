@@ -134,7 +134,8 @@ pub(crate) fn settings(
             .unwrap_or(Duration::from_secs(if remote { 60 } else { 10 })),
         max_body_bytes: args.max_body_bytes,
         trust,
-        pool_changes: !remote,
+        // `start_fixture` pools every request; a remote target keeps the default.
+        ..HttpConfig::default()
     };
     let mut run = default_run_settings(remote, snapshots);
     if let Some(deadline) = args.await_deadline {

@@ -493,6 +493,8 @@ fn header_list(headers: &http::HeaderMap) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     /// A server on `[::1]` answering every connection's first request with 200 and a short body.
@@ -538,14 +540,6 @@ mod tests {
             assert_eq!((response.status, &response.body[..]), (200, &b"ok"[..]));
         }
     }
-}
-
-#[cfg(test)]
-mod pooling_tests {
-    use super::*;
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     /// A keep-alive server answering every request with 202 and no body; counts connections.
     async fn counting_server() -> (Url, Arc<AtomicUsize>) {

@@ -119,7 +119,8 @@ pub async fn start_fixture(
     .await
 }
 
-/// [`start_fixture`] with a client made already (fixtures started by the dozen share one).
+/// [`start_fixture`] with a client made already (fixtures started by the dozen share one); make it
+/// with [`HttpConfig::pool_changes`], as [`start_fixture`] does.
 pub async fn start_fixture_with(
     options: FixtureOptions,
     profile: Profile,
