@@ -7,6 +7,7 @@
 //! `Href`, the `TaskId` and the `Delete` link agree. Bodies are canonicalised: XML by namespace URI
 //! (prefixes dropped, attributes sorted, whitespace folded), JSON with keys sorted.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::LazyLock;
@@ -14,7 +15,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use crate::body::Format;
-use crate::body::doc::strip_bom;
+use crate::body::doc::{Document, LazyDocument, strip_bom};
 use crate::http::{OutgoingRequest, Response};
 use crate::secret::Redactor;
 
@@ -82,15 +83,13 @@ impl Normalizer {
         }
     }
 
-    fn placeholder(&mut self, kind: &'static str, value: &str) -> String {
-        if let Some(p) = self.seen.get(value) {
-            return p.clone();
+    fn placeholder(&mut self, kind: &'static str, value: &str) -> &str {
+        if !self.seen.contains_key(value) {
+            let n = self.counters.entry(kind).or_insert(0);
+            *n += 1;
+            self.seen.insert(value.to_string(), format!("<{kind}-{n}>"));
         }
-        let n = self.counters.entry(kind).or_insert(0);
-        *n += 1;
-        let p = format!("<{kind}-{n}>");
-        self.seen.insert(value.to_string(), p.clone());
-        p
+        self.seen.get(value).map_or("", String::as_str)
     }
 
     /// Replaces every volatile value with its placeholder.
@@ -103,7 +102,7 @@ impl Normalizer {
         let mut last = 0;
         for m in matches {
             out.push_str(&text[last..m.start()]);
-            out.push_str(&self.placeholder(volatile_kind(m.as_str()), m.as_str()));
+            out.push_str(self.placeholder(volatile_kind(m.as_str()), m.as_str()));
             last = m.end();
         }
         out.push_str(&text[last..]);
@@ -128,6 +127,18 @@ impl Normalizer {
         response: &Response,
         format: Format,
     ) -> String {
+        self.exchange_parsed(request, response, format, None)
+    }
+
+    /// [`Normalizer::exchange`], taking the body from `parsed` (the step's checks already read it)
+    /// when it was read in the body's format, instead of parsing it again.
+    pub fn exchange_parsed(
+        &mut self,
+        request: &OutgoingRequest,
+        response: &Response,
+        format: Format,
+        parsed: Option<&LazyDocument>,
+    ) -> String {
         let mut out = String::new();
         let target = match request.url.query() {
             Some(q) => format!("{}?{q}", request.url.path()),
@@ -145,7 +156,15 @@ impl Normalizer {
         }
         if !response.body.is_empty() {
             out.push('\n');
-            let body = canonical_body(&response.text(), body_format(response, format));
+            let format = body_format(response, format);
+            let document = parsed
+                .filter(|p| p.format() == format)
+                .and_then(|p| p.get())
+                .and_then(|p| p.as_ref().ok());
+            let body = match document {
+                Some(document) => with_note(canonical_document(document), &response.text()),
+                None => canonical_body(&response.text(), format),
+            };
             out.push_str(&self.text(&body));
         }
         if !out.ends_with('\n') {
@@ -171,9 +190,22 @@ pub fn canonical_body(text: &str, format: Format) -> String {
         Format::Xml => canonical_xml(text),
         Format::Json => canonical_json(text),
     };
-    match result {
+    with_note(result, text)
+}
+
+/// The canonical text, or the body as it came with why it has none.
+fn with_note(canonical: Result<String, String>, text: &str) -> String {
+    match canonical {
         Ok(canonical) => canonical,
         Err(e) => format!("({e})\n{text}\n"),
+    }
+}
+
+/// The canonical text of a parsed body (what [`canonical_body`] gives for its text).
+fn canonical_document(document: &Document) -> Result<String, String> {
+    match document {
+        Document::Xml(doc) => canonical_xml_document(doc),
+        Document::Json(value) => canonical_json_value(value),
     }
 }
 
@@ -191,34 +223,53 @@ const XML_NAMESPACE: &str = "http://www.w3.org/XML/1998/namespace";
 pub fn canonical_xml(text: &str) -> Result<String, String> {
     let doc = roxmltree::Document::parse(strip_bom(text))
         .map_err(|e| format!("not well-formed XML: {e}"))?;
+    canonical_xml_document(&doc)
+}
+
+fn canonical_xml_document(doc: &roxmltree::Document) -> Result<String, String> {
     let mut out = String::new();
     write_element(&mut out, doc.root_element(), None, 0)?;
     Ok(out)
 }
 
-fn fold_whitespace(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+/// Text with its whitespace folded (trimmed, inner runs made one space) and `<`, `>`, `&` escaped;
+/// quotes stay readable.
+fn push_text(out: &mut String, s: &str) {
+    for (index, word) in s.split_whitespace().enumerate() {
+        if index > 0 {
+            out.push(' ');
+        }
+        out.push_str(&quick_xml::escape::partial_escape(word));
+    }
 }
 
 /// An attribute value: quotes and markup escaped, and the whitespace characters a parser would
 /// turn into spaces (tab, line feed, carriage return) as character references, so they survive.
-fn escape_attribute(s: &str) -> String {
-    quick_xml::escape::escape(s)
-        .replace('\t', "&#9;")
-        .replace('\n', "&#10;")
-        .replace('\r', "&#13;")
+fn push_attribute_value(out: &mut String, s: &str) {
+    let escaped = quick_xml::escape::escape(s);
+    if escaped.contains(['\t', '\n', '\r']) {
+        out.push_str(
+            &escaped
+                .replace('\t', "&#9;")
+                .replace('\n', "&#10;")
+                .replace('\r', "&#13;"),
+        );
+    } else {
+        out.push_str(&escaped);
+    }
 }
 
-/// Text content only needs `<`, `>` and `&` escaped; quotes stay readable.
-fn escape_text(s: &str) -> String {
-    quick_xml::escape::partial_escape(s).into_owned()
+fn push_indent(out: &mut String, depth: usize) {
+    for _ in 0..depth {
+        out.push_str("  ");
+    }
 }
 
 /// What an element contains, as canonical XML writes it.
 enum Content<'a, 'input> {
     Element(roxmltree::Node<'a, 'input>),
     /// Adjacent text, joined across the comments and processing instructions between.
-    Text(String),
+    Text(Cow<'a, str>),
 }
 
 fn contents<'a, 'input>(node: roxmltree::Node<'a, 'input>) -> Vec<Content<'a, 'input>> {
@@ -228,8 +279,8 @@ fn contents<'a, 'input>(node: roxmltree::Node<'a, 'input>) -> Vec<Content<'a, 'i
             out.push(Content::Element(child));
         } else if let Some(text) = child.text().filter(|_| child.is_text()) {
             match out.last_mut() {
-                Some(Content::Text(joined)) => joined.push_str(text),
-                _ => out.push(Content::Text(text.to_string())),
+                Some(Content::Text(joined)) => joined.to_mut().push_str(text),
+                _ => out.push(Content::Text(Cow::Borrowed(text))),
             }
         }
     }
@@ -237,43 +288,39 @@ fn contents<'a, 'input>(node: roxmltree::Node<'a, 'input>) -> Vec<Content<'a, 'i
     out
 }
 
-/// The attributes in canonical order (by namespace URI, then name) with the declarations of the
-/// prefixes their namespaces get: `a1`, `a2`, ... on this element, in that order (`xml` for
+/// Writes the attributes in canonical order (by namespace URI, then name), after the declarations
+/// of the prefixes their namespaces get: `a1`, `a2`, ... on this element, in that order (`xml` for
 /// `xml:lang`).
-fn attributes(node: roxmltree::Node) -> (Vec<String>, Vec<(String, String)>) {
+fn push_attributes(out: &mut String, node: roxmltree::Node) {
     let mut attrs: Vec<(&str, &str, &str)> = node
         .attributes()
         .map(|a| (a.namespace().unwrap_or(""), a.name(), a.value()))
         .collect();
-    attrs.sort();
-    let mut declarations = Vec::new();
+    attrs.sort_unstable();
     let mut prefixes: Vec<&str> = Vec::new();
-    let written = attrs
-        .into_iter()
-        .map(|(ns, name, value)| {
-            let qualified = match ns {
-                "" => name.to_string(),
-                XML_NAMESPACE => format!("xml:{name}"),
-                ns => {
-                    let index = match prefixes.iter().position(|p| *p == ns) {
-                        Some(i) => i,
-                        None => {
-                            prefixes.push(ns);
-                            declarations.push(format!(
-                                "xmlns:a{}=\"{}\"",
-                                prefixes.len(),
-                                escape_attribute(ns)
-                            ));
-                            prefixes.len() - 1
-                        }
-                    };
-                    format!("a{}:{name}", index + 1)
-                }
-            };
-            (qualified, value.to_string())
-        })
-        .collect();
-    (declarations, written)
+    for (ns, _, _) in &attrs {
+        if !matches!(*ns, "" | XML_NAMESPACE) && !prefixes.contains(ns) {
+            prefixes.push(ns);
+            let _ = write!(out, " xmlns:a{}=\"", prefixes.len());
+            push_attribute_value(out, ns);
+            out.push('"');
+        }
+    }
+    for (ns, name, value) in attrs {
+        out.push(' ');
+        match ns {
+            "" => {}
+            XML_NAMESPACE => out.push_str("xml:"),
+            ns => {
+                let index = prefixes.iter().position(|p| *p == ns).unwrap_or(0);
+                let _ = write!(out, "a{}:", index + 1);
+            }
+        }
+        out.push_str(name);
+        out.push_str("=\"");
+        push_attribute_value(out, value);
+        out.push('"');
+    }
 }
 
 fn write_element(
@@ -287,27 +334,26 @@ fn write_element(
             "XML nested deeper than {MAX_XML_DEPTH} elements: not normalised"
         ));
     }
-    let indent = "  ".repeat(depth);
     let name = node.tag_name().name();
     let ns = node.tag_name().namespace();
-    let _ = write!(out, "{indent}<{name}");
+    push_indent(out, depth);
+    out.push('<');
+    out.push_str(name);
     if ns != parent_ns {
-        let _ = write!(out, " xmlns=\"{}\"", escape_attribute(ns.unwrap_or("")));
+        out.push_str(" xmlns=\"");
+        push_attribute_value(out, ns.unwrap_or(""));
+        out.push('"');
     }
-    let (declarations, attrs) = attributes(node);
-    for declaration in declarations {
-        let _ = write!(out, " {declaration}");
-    }
-    for (k, v) in attrs {
-        let _ = write!(out, " {k}=\"{}\"", escape_attribute(&v));
-    }
+    push_attributes(out, node);
     let children = contents(node);
     if children.is_empty() {
         out.push_str("/>\n");
         return Ok(());
     }
     if let [Content::Text(only)] = children.as_slice() {
-        let _ = writeln!(out, ">{}</{name}>", escape_text(&fold_whitespace(only)));
+        out.push('>');
+        push_text(out, only);
+        let _ = writeln!(out, "</{name}>");
         return Ok(());
     }
     out.push_str(">\n");
@@ -315,39 +361,57 @@ fn write_element(
         match child {
             Content::Element(element) => write_element(out, element, ns, depth + 1)?,
             Content::Text(text) => {
-                let _ = writeln!(out, "{indent}  {}", escape_text(&fold_whitespace(&text)));
+                push_indent(out, depth + 1);
+                push_text(out, &text);
+                out.push('\n');
             }
         }
     }
-    let _ = writeln!(out, "{indent}</{name}>");
+    push_indent(out, depth);
+    let _ = writeln!(out, "</{name}>");
     Ok(())
 }
 
 /// JSON with object keys sorted and two-space indentation.
 pub fn canonical_json(text: &str) -> Result<String, String> {
-    // serde_json refuses documents nested deeper than 128 levels, which bounds `sort_keys`.
+    // serde_json refuses documents nested deeper than 128 levels, which bounds the recursion.
     let value: serde_json::Value =
         serde_json::from_str(strip_bom(text)).map_err(|e| format!("not well-formed JSON: {e}"))?;
-    let mut out = serde_json::to_string_pretty(&sort_keys(value)).map_err(|e| e.to_string())?;
+    canonical_json_value(&value)
+}
+
+fn canonical_json_value(value: &serde_json::Value) -> Result<String, String> {
+    let mut out = serde_json::to_string_pretty(&SortedKeys(value)).map_err(|e| e.to_string())?;
     out.push('\n');
     Ok(out)
 }
 
-fn sort_keys(value: serde_json::Value) -> serde_json::Value {
-    use serde_json::Value;
-    match value {
-        Value::Object(map) => {
-            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            Value::Object(
-                entries
-                    .into_iter()
-                    .map(|(k, v)| (k, sort_keys(v)))
-                    .collect(),
-            )
+/// A JSON value that serialises with its object keys sorted, without a sorted copy.
+struct SortedKeys<'a>(&'a serde_json::Value);
+
+impl serde::Serialize for SortedKeys<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap as _, SerializeSeq as _};
+        use serde_json::Value;
+        match self.0 {
+            Value::Object(map) => {
+                let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+                entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                let mut out = serializer.serialize_map(Some(entries.len()))?;
+                for (key, value) in entries {
+                    out.serialize_entry(key, &SortedKeys(value))?;
+                }
+                out.end()
+            }
+            Value::Array(items) => {
+                let mut out = serializer.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    out.serialize_element(&SortedKeys(item))?;
+                }
+                out.end()
+            }
+            other => other.serialize(serializer),
         }
-        Value::Array(items) => Value::Array(items.into_iter().map(sort_keys).collect()),
-        other => other,
     }
 }
 
@@ -378,6 +442,45 @@ mod tests {
         let a = "\u{feff}{\"b\":1,\"a\":{\"d\":null,\"c\":[2,1]}}";
         let b = "{\"a\":{\"c\":[2,1],\"d\":null},\"b\":1}";
         assert_eq!(canonical_json(a).unwrap(), canonical_json(b).unwrap());
+    }
+
+    /// Reusing the body the checks parsed gives what parsing it again gives; a body read in
+    /// another format than it has, or not at all, is parsed again.
+    #[test]
+    fn an_exchange_reads_the_same_from_a_parsed_body() {
+        let request = OutgoingRequest {
+            method: "GET".into(),
+            url: url::Url::parse("http://h:1/api/tasks/task-3").unwrap(),
+            headers: Vec::new(),
+            body: None,
+        };
+        let bodies = [
+            (
+                "application/xml",
+                r#"<v:Task xmlns:v="http://www.veeam.com/ent/v1.0" xmlns:i="urn:i" Href="http://h:1/api/tasks/task-3" i:b="x&#10;y"><v:State> Finished
+  </v:State><!-- c --><v:Links/></v:Task>"#,
+            ),
+            (
+                "application/json",
+                "\u{feff}{\"b\":[{\"z\":1,\"y\":2.50}],\"a\":\"task-3\"}",
+            ),
+            ("application/xml", "<Task><Unclosed></Task>"),
+        ];
+        for (content_type, body) in bodies {
+            let response = Response {
+                status: 200,
+                headers: vec![("content-type".into(), content_type.into())],
+                body: bytes::Bytes::from(body),
+                elapsed: std::time::Duration::ZERO,
+            };
+            let fresh = || Normalizer::new(Redactor::new(), "http://h:1", Vec::new());
+            let expected = fresh().exchange(&request, &response, Format::Xml);
+            for read_as in [Format::Xml, Format::Json] {
+                let parsed = LazyDocument::new(&response.body, read_as);
+                let got = fresh().exchange_parsed(&request, &response, Format::Xml, Some(&parsed));
+                assert_eq!(got, expected, "{content_type} read as {read_as}");
+            }
+        }
     }
 
     #[test]

@@ -144,25 +144,29 @@ impl Snapshots {
 
     /// The stored snapshot `name`, read on first use.
     fn stored(&self, name: &str) -> Arc<Stored> {
-        let mut stored = self.stored.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(known) = stored.get(name) {
+        let known = self.stored.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(known) = known.get(name) {
             return known.clone();
         }
-        stored
+        // Read without the lock, so that trials comparing other snapshots do not wait for the
+        // disk; two trials reading the same file at once read the same thing.
+        drop(known);
+        let file = self.dir.join(format!("{name}.snap"));
+        let contents = file.exists().then(|| {
+            insta::Snapshot::from_file(&file)
+                .ok()
+                .and_then(|s| s.as_text().map(|t| comparable(&t.to_string())))
+                .unwrap_or_default()
+        });
+        let read = Arc::new(Stored {
+            contents,
+            pending: self.dir.join(format!("{name}.snap.new")).exists(),
+        });
+        self.stored
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
             .entry(name.to_string())
-            .or_insert_with(|| {
-                let file = self.dir.join(format!("{name}.snap"));
-                let contents = file.exists().then(|| {
-                    insta::Snapshot::from_file(&file)
-                        .ok()
-                        .and_then(|s| s.as_text().map(|t| comparable(&t.to_string())))
-                        .unwrap_or_default()
-                });
-                Arc::new(Stored {
-                    contents,
-                    pending: self.dir.join(format!("{name}.snap.new")).exists(),
-                })
-            })
+            .or_insert(read)
             .clone()
     }
 

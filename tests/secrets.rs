@@ -126,7 +126,8 @@ fn binary_channels(
         .expect("the server starts");
     let portal = server.fixture().portal_credentials();
     let mut target = account_args(&server, &portal);
-    target.push("--allow-side-effects".into());
+    // 16 trials at a time, not a remote target's 4: the runs mostly wait between polls.
+    target.extend(["--allow-side-effects", "--test-threads", "16"].map(str::to_string));
     for (role, job) in server.jobs() {
         target.extend(["--job".to_string(), format!("{role}={}", job.id)]);
     }
@@ -184,43 +185,15 @@ fn binary_channels(
     (channels, secrets, recording)
 }
 
-fn no_secret_reaches_any_channel(dir: &Path) {
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let password = format!("known-password-{}", uuid::Uuid::new_v4().simple());
-    let account = Credentials::new(ADMIN_USER, password.clone());
-    let mut channels: Vec<(String, String)> = Vec::new();
-    let mut secrets: Vec<String> = account_secrets(&account);
-    let mut recordings = Vec::new();
-
-    // One server per fault, run side by side.
-    let per_fault: Vec<Channels> = std::thread::scope(|scope| {
-        let runs: Vec<_> = FAULTS
-            .into_iter()
-            .map(|fault| {
-                let (runtime, account) = (&runtime, &account);
-                scope.spawn(move || binary_channels(runtime, dir, account, fault))
-            })
-            .collect();
-        runs.into_iter()
-            .map(|r| r.join().expect("a fault's runs"))
-            .collect()
-    });
-    for (fault_channels, fault_secrets, recording) in per_fault {
-        channels.extend(fault_channels);
-        secrets.extend(fault_secrets);
-        recordings.push(recording);
-    }
-    let compare = binary()
-        .arg("compare")
-        .args(&recordings)
-        .output()
-        .expect("compare runs");
-    assert_eq!(compare.status.code(), Some(1), "the recordings differ");
-    channels.push(("stdout of compare".into(), text(&compare.stdout)));
-
-    // Snapshots: a failing run against a fixture, writing into a copy of the committed store.
-    let store = dir.join("snapshots");
-    std::fs::create_dir_all(&store).expect("snapshot store");
+/// Snapshots: a failing run per fault against a fixture, writing into `store`, a copy of the
+/// committed store. The failure messages are channels too.
+fn fixture_channels(
+    runtime: &tokio::runtime::Runtime,
+    store: &Path,
+    account: &Credentials,
+) -> (Vec<(String, String)>, Vec<String>) {
+    let (mut channels, mut secrets) = (Vec::new(), Vec::new());
+    std::fs::create_dir_all(store).expect("snapshot store");
     let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("snapshots");
     for (file, content) in files(&committed) {
         let name = file.file_name().expect("a file name");
@@ -249,7 +222,7 @@ fn no_secret_reaches_any_channel(dir: &Path) {
             poll_max: Duration::from_millis(20),
             // What `emconform` uses on the embedded fixture: golden files, `.snap.new` on a
             // difference.
-            snapshots: Snapshots::new(&store, SnapshotMode::Assert),
+            snapshots: Snapshots::new(store, SnapshotMode::Assert),
         });
         let policy = Policy {
             allow_side_effects: true,
@@ -269,6 +242,49 @@ fn no_secret_reaches_any_channel(dir: &Path) {
         secrets.extend(fixture.secrets());
         secrets.extend(account_secrets(&fixture.portal_credentials()));
     }
+    (channels, secrets)
+}
+
+fn no_secret_reaches_any_channel(dir: &Path) {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let password = format!("known-password-{}", uuid::Uuid::new_v4().simple());
+    let account = Credentials::new(ADMIN_USER, password.clone());
+    let mut channels: Vec<(String, String)> = Vec::new();
+    let mut secrets: Vec<String> = account_secrets(&account);
+    let mut recordings = Vec::new();
+
+    // One server per fault, and the snapshot runs, side by side.
+    let store = dir.join("snapshots");
+    let (per_fault, (snapshot_channels, snapshot_secrets)) = std::thread::scope(|scope| {
+        let runs: Vec<_> = FAULTS
+            .into_iter()
+            .map(|fault| {
+                let (runtime, account) = (&runtime, &account);
+                scope.spawn(move || binary_channels(runtime, dir, account, fault))
+            })
+            .collect();
+        let snapshots = fixture_channels(&runtime, &store, &account);
+        let per_fault: Vec<Channels> = runs
+            .into_iter()
+            .map(|r| r.join().expect("a fault's runs"))
+            .collect();
+        (per_fault, snapshots)
+    });
+    channels.extend(snapshot_channels);
+    secrets.extend(snapshot_secrets);
+    for (fault_channels, fault_secrets, recording) in per_fault {
+        channels.extend(fault_channels);
+        secrets.extend(fault_secrets);
+        recordings.push(recording);
+    }
+    let compare = binary()
+        .arg("compare")
+        .args(&recordings)
+        .output()
+        .expect("compare runs");
+    assert_eq!(compare.status.code(), Some(1), "the recordings differ");
+    channels.push(("stdout of compare".into(), text(&compare.stdout)));
+
     let new_snapshots = files(&store)
         .into_iter()
         .filter(|(path, _)| path.extension().is_some_and(|e| e == "new"))

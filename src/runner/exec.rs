@@ -623,9 +623,8 @@ async fn run_step(
             location: Some(case.location(&step.expect.0[0].status.span())),
             note: check::status_note(&response),
         });
-        take_snapshot(
-            spec, step, target, settings, normalizer, record, &request, &response,
-        );
+        let exchange = (&request, &response, None);
+        take_snapshot(spec, step, settings, normalizer, record, exchange);
         return Ok(());
     };
     record.outcome = expect.outcome.clone();
@@ -650,9 +649,8 @@ async fn run_step(
         }
     }
     check_expect(case, expect, &response, &body, values, record);
-    take_snapshot(
-        spec, step, target, settings, normalizer, record, &request, &response,
-    );
+    let exchange = (&request, &response, Some(&body));
+    take_snapshot(spec, step, settings, normalizer, record, exchange);
     Ok(())
 }
 
@@ -693,16 +691,20 @@ fn check_expect(
     ));
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A step's request, its response, and the response's body as the checks read it (if they did).
+type Exchange<'a> = (
+    &'a OutgoingRequest,
+    &'a Response,
+    Option<&'a LazyDocument<'a>>,
+);
+
 fn take_snapshot(
     spec: &TrialSpec,
     step: &Step,
-    _target: &Target,
     settings: &RunSettings,
     normalizer: &mut Normalizer,
     record: &mut StepRecord,
-    request: &OutgoingRequest,
-    response: &Response,
+    (request, response, parsed): Exchange,
 ) {
     let recording = settings.snapshots.mode() == SnapshotMode::Record;
     if (step.snapshot.is_none() && !recording) || settings.snapshots.mode() == SnapshotMode::Off {
@@ -714,7 +716,7 @@ fn take_snapshot(
         .iter()
         .find_map(|e| e.format)
         .unwrap_or(spec.format);
-    let text = normalizer.exchange(request, response, format);
+    let text = normalizer.exchange_parsed(request, response, format, parsed);
     if let Some(snap) = step.snapshot.as_ref().filter(|_| !recording) {
         let name = snapshot_name(&spec.case.id, snap.get_ref(), spec.format);
         let description = format!(

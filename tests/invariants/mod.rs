@@ -1,4 +1,4 @@
-//! The invariants that the property tests (`tests/properties.rs`) and the cargo-fuzz targets
+//! The invariants that the property tests (`tests/integration/properties.rs`) and the cargo-fuzz targets
 //! (`fuzz/fuzz_targets/`) check, written once. Each takes raw bytes, as a fuzzer hands them, and
 //! panics when an invariant breaks:
 //!

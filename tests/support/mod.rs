@@ -3,8 +3,8 @@
 //! temporary directories, an `emconform serve` server started in this process, and the checks
 //! made on a run's output (verdicts, no secret).
 //!
-//! Each test file includes it with `mod support;`; a module in a subdirectory of `tests/` is not
-//! a test binary of its own.
+//! `tests/integration/main.rs` and `tests/secrets.rs` include it (`#[path]` / `mod support;`); a
+//! module in a subdirectory of `tests/` is not a test binary of its own.
 
 // Every test binary compiles this module on its own and uses only part of it.
 #![allow(dead_code)]
@@ -73,11 +73,16 @@ pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// A fresh, empty directory of this test binary's (emptied if an earlier run left it): tests run
-/// side by side, so each passes its own `name`.
+/// A fresh, empty directory of this test binary's (emptied if an earlier run left it), named after
+/// the test file that asks and its `name`: tests run side by side, so each passes its own.
+#[track_caller]
 pub fn fresh_dir(name: &str) -> PathBuf {
+    let file = Path::new(std::panic::Location::caller().file())
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("test");
     let dir = std::env::temp_dir().join(format!(
-        "emconform-{}-{}-{name}",
+        "emconform-{}-{}-{file}-{name}",
         env!("CARGO_CRATE_NAME"),
         std::process::id()
     ));

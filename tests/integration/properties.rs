@@ -6,7 +6,7 @@
 //! and every input that once broke one (`fuzz/regressions/TARGET/`, found by these properties or
 //! by fuzzing) is replayed here.
 
-mod invariants;
+use crate::invariants;
 
 use std::path::Path;
 

@@ -7,8 +7,7 @@ use std::process::Output;
 
 use emconform::fixture::{Fixture, FixtureOptions};
 
-mod support;
-use support::{
+use crate::support::{
     PASSWORD_VAR, against, assert_no_secret, binary, emconform, emconform_with, files, fresh_dir,
     path, target_args, text,
 };

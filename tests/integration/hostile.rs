@@ -8,7 +8,7 @@
 //! closing after each answer, 503 with `Retry-After`, the same stale Task on every poll. The
 //! binary runs against it as a user would, and each test checks that the trial failed, in bounded
 //! time and memory, with a message that says what happened. Each test prints how long the verdict
-//! took (`cargo test --test hostile -- --nocapture`).
+//! took (`cargo test --test integration hostile:: -- --nocapture`).
 
 use std::collections::HashMap;
 use std::io::Read as _;
@@ -23,8 +23,7 @@ use emconform::serve::{ServeOptions, Server};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
-mod support;
-use support::{Served, against, job_args, serve, text, verdicts};
+use crate::support::{Served, against, job_args, serve, text, verdicts};
 
 /// The trial most behaviours are met by: `GET /api/` with the run's session, expecting 200 XML.
 const ENTRY_TRIAL: &str = "negotiation::accept_xml::xml";
@@ -38,7 +37,7 @@ const DEFAULT_LIMIT: u64 = 16 * 1024 * 1024;
 enum Misbehaviour {
     /// `GET /api/` answers 200 MiB of XML, announced in `Content-Length` or chunked without one.
     HugeBody { announced: bool },
-    /// `GET /api/` announces 100 bytes and sends one a second.
+    /// `GET /api/` announces 100 bytes and sends one every 100 ms.
     Drip,
     /// `GET /api/` answers the entry point with two bytes that are not UTF-8 in it.
     InvalidUtf8,
@@ -296,7 +295,7 @@ impl Proxy {
                     self.observed
                         .body_bytes_written
                         .fetch_add(1, Ordering::SeqCst);
-                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
                 }
                 false
             }
@@ -608,9 +607,9 @@ fn a_body_that_drips_fails_at_the_request_timeout() {
     let hostile = Hostile::start(Misbehaviour::Drip);
     let out = failed_trial(
         &hostile,
-        &["--exact", ENTRY_TRIAL, "--request-timeout", "1500ms"],
-        &["no response: no complete answer within 1.5s (--request-timeout)"],
-        "body dripping 1 byte/s",
+        &["--exact", ENTRY_TRIAL, "--request-timeout", "500ms"],
+        &["no response: no complete answer within 500ms (--request-timeout)"],
+        "body dripping 1 byte per 100 ms",
     );
     assert!(out.elapsed < Duration::from_secs(60), "{:?}", out.elapsed);
     assert!(hostile.observed.body_bytes_written.load(Ordering::SeqCst) >= 2);
@@ -710,15 +709,15 @@ fn a_task_that_stays_the_same_fails_at_the_await_deadline() {
         "tasks::finishes::xml",
         "--allow-side-effects",
         "--await-deadline",
-        "1s",
+        "500ms",
     ];
     args.extend(jobs.iter().map(String::as_str));
     let out = failed_trial(
         &hostile,
         &args,
         &[
-            "✗ gave up waiting after 1.",
-            "(deadline 1s, --await-deadline): still not { path = \"State\", equals = \"Finished\" }",
+            "✗ gave up waiting after ",
+            "(deadline 500ms, --await-deadline): still not { path = \"State\", equals = \"Finished\" }",
             "the last response is below",
             "<State>Running</State>",
         ],

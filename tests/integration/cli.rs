@@ -3,8 +3,7 @@
 
 use std::path::PathBuf;
 
-mod support;
-use support::{against, emconform, fresh_dir, path, text};
+use crate::support::{against, emconform, fresh_dir, path, text};
 
 #[test]
 fn list_shows_every_trial_with_its_level() {

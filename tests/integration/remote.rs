@@ -13,8 +13,7 @@ use emconform::fixture::Fault;
 use emconform::http::{HttpClient, HttpConfig, OutgoingRequest, Trust};
 use emconform::serve::ServeOptions;
 
-mod support;
-use support::{
+use crate::support::{
     PASSWORD_VAR, Served, against, assert_no_secret, binary, fresh_dir, job_args, path, serve,
     text, verdicts,
 };
