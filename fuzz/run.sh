@@ -7,7 +7,7 @@
 # `cargo install cargo-fuzz`). The corpus starts from the project's own files: the case files,
 # the bodies of the committed snapshots, and the assertions the cases use. A crash leaves its
 # input in fuzz/artifacts/TARGET/; copy it to fuzz/regressions/TARGET/ once fixed, so that
-# `cargo test --test properties` replays it on every run.
+# `cargo test --test integration properties::` replays it on every run.
 set -euo pipefail
 cd "$(dirname "$0")"
 seconds="${1:-60}"

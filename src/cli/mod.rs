@@ -241,7 +241,7 @@ pub fn test_harness_main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
 }
 
 fn main_for(args: impl IntoIterator<Item = OsString>, under_cargo_test: bool) -> ExitCode {
-    restore_sigpipe();
+    end_quietly_on_closed_stdout();
     let mut cli = match parse(args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -294,13 +294,37 @@ pub(crate) async fn interrupted() -> i32 {
 }
 
 /// Lets `emconform --list | head` end quietly, as command-line tools do, instead of panicking on
-/// a closed pipe (Rust ignores SIGPIPE by default, and libtest-mimic unwraps its writes).
-fn restore_sigpipe() {
-    #[cfg(unix)]
-    // SAFETY: called at the start of `main`, before any thread exists; SIG_DFL is always valid.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
+/// a closed pipe (libtest-mimic unwraps its writes): such a panic exits with 141, the status of a
+/// process ended by SIGPIPE, and prints nothing.
+///
+/// SIGPIPE itself stays ignored (Rust's default). With its default action restored, a write to
+/// a socket whose peer has gone (hyper writes with `writev`, which does not suppress the signal)
+/// killed the process: `emconform serve` when a client closed early, and a run when a server did.
+fn end_quietly_on_closed_stdout() {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if is_broken_stdout(info) {
+                std::process::exit(EXIT_BROKEN_PIPE);
+            }
+            default(info);
+        }));
+    });
+}
+
+/// The exit status of a process ended by SIGPIPE (128 + 13), as shells report it.
+const EXIT_BROKEN_PIPE: i32 = 141;
+
+/// Whether a panic comes from printing to a closed standard output.
+fn is_broken_stdout(info: &std::panic::PanicHookInfo) -> bool {
+    let message = info
+        .payload()
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| info.payload().downcast_ref::<&str>().copied())
+        .unwrap_or_default();
+    message.contains("Broken pipe") || message.contains("BrokenPipe")
 }
 
 #[cfg(test)]

@@ -101,7 +101,7 @@ pub struct Options {
     /// For the availability faults (a request never answered, a task never finished): short,
     /// because their verdict is due at exactly these bounds.
     pub hanging: Bounds,
-    /// Trials in flight per run (in a run of an availability fault, every trial at once).
+    /// Trials in flight per run.
     pub trials_at_once: usize,
     /// Runs in flight at once.
     pub runs_at_once: usize,
@@ -265,14 +265,7 @@ async fn run_subject(
     let work = async {
         let target = Arc::new(start(subject, http.map_err(SetupError::Config)?).await?);
         let settings = Arc::new(run_settings(bounds.await_deadline));
-        // Trials that wait out a bound do not compute meanwhile: all of them wait at once, so
-        // the run takes one bound, not one per `trials_at_once` trials.
-        let at_once = if subject.waits() {
-            trials.len()
-        } else {
-            options.trials_at_once
-        };
-        Ok::<_, SetupError>(run_all(trials, target, settings, POLICY, at_once).await)
+        Ok::<_, SetupError>(run_all(trials, target, settings, POLICY, options.trials_at_once).await)
     };
     let (outcomes, problem) = match tokio::time::timeout(options.run_limit, work).await {
         Ok(Ok(outcomes)) => (outcomes, None),

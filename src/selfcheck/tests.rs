@@ -19,14 +19,13 @@ fn project_trials() -> Vec<TrialSpec> {
 /// No false alarm, no undetected fault, no case that cannot fail; hangs end at their bounds.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_suite_detects_every_fault_and_passes_every_allowed_variant() {
-    // Half the command's bounds for the runs that wait them out: they are the meta-test's tail
-    // (a no-answer trial waits twice, its cleanup step hangs too), and what is checked is that the
-    // verdicts come at the bounds, whatever they are.
-    let half = Duration::from_millis(500);
+    // Half the command's await deadline for the task that never finishes: what is checked is that
+    // the verdicts come at the bounds, whatever they are. The request timeout stays: in that run
+    // every other request is answered, and must be within it on a busy machine.
     let options = Options {
         hanging: Bounds {
-            request_timeout: half,
-            await_deadline: half,
+            await_deadline: Duration::from_millis(500),
+            ..Options::default().hanging
         },
         ..Options::default()
     };

@@ -1,9 +1,11 @@
 //! The `emconform` binary as a user runs it: listing, exit statuses, and what it prints for bad
 //! input and unreachable targets.
 
+use std::io::{BufRead as _, BufReader};
 use std::path::PathBuf;
+use std::process::Stdio;
 
-use crate::support::{against, emconform, fresh_dir, path, text};
+use crate::support::{against, binary, emconform, fresh_dir, path, text};
 
 #[test]
 fn list_shows_every_trial_with_its_level() {
@@ -33,6 +35,56 @@ fn the_suite_passes_on_the_fixture_and_a_fault_exits_101() {
     ]);
     assert_eq!(out.status.code(), Some(101));
     assert!(text(&out.stdout).contains("✗ status: expected 202, got 200"));
+}
+
+/// `emconform | head` ends the way command-line tools end on a closed pipe: status 141 (what a
+/// shell reports for SIGPIPE), nothing on stderr, no panic.
+#[test]
+fn a_closed_standard_output_ends_the_run_quietly() {
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    let out = binary()
+        .args(["--level", "may"])
+        .stdout(writer)
+        .output()
+        .expect("the binary runs");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(141), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// SIGPIPE stays ignored, so that a peer closing a socket mid-write is an error the server or
+/// the run handles, not the end of the process (`serve` died of it in the soak, with SIGPIPE's
+/// default action restored).
+#[cfg(target_os = "linux")]
+#[test]
+fn serve_ignores_sigpipe() {
+    let mut child = binary()
+        .args(["serve", "--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("emconform serve starts");
+    let stdout = BufReader::new(child.stdout.take().expect("piped"));
+    let started = stdout
+        .lines()
+        .map_while(Result::ok)
+        .any(|line| line == "Stop with Ctrl-C.");
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id()));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(started, "serve printed its address");
+    let ignored = status
+        .expect("the server's /proc status")
+        .lines()
+        .find_map(|l| l.strip_prefix("SigIgn:"))
+        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        .expect("a SigIgn mask");
+    assert_ne!(
+        ignored & (1 << (libc::SIGPIPE - 1)),
+        0,
+        "SigIgn {ignored:x}"
+    );
 }
 
 #[test]

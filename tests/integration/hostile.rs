@@ -611,7 +611,8 @@ fn a_body_that_drips_fails_at_the_request_timeout() {
         &["no response: no complete answer within 500ms (--request-timeout)"],
         "body dripping 1 byte per 100 ms",
     );
-    assert!(out.elapsed < Duration::from_secs(60), "{:?}", out.elapsed);
+    // The whole body would take 10 s to drip: the run ends well before, at the timeout.
+    assert!(out.elapsed < Duration::from_secs(5), "{:?}", out.elapsed);
     assert!(hostile.observed.body_bytes_written.load(Ordering::SeqCst) >= 2);
 }
 
@@ -709,7 +710,7 @@ fn a_task_that_stays_the_same_fails_at_the_await_deadline() {
         "tasks::finishes::xml",
         "--allow-side-effects",
         "--await-deadline",
-        "500ms",
+        "800ms",
     ];
     args.extend(jobs.iter().map(String::as_str));
     let out = failed_trial(
@@ -717,14 +718,35 @@ fn a_task_that_stays_the_same_fails_at_the_await_deadline() {
         &args,
         &[
             "✗ gave up waiting after ",
-            "(deadline 500ms, --await-deadline): still not { path = \"State\", equals = \"Finished\" }",
+            "(deadline 800ms, --await-deadline): still not { path = \"State\", equals = \"Finished\" }",
             "the last response is below",
             "<State>Running</State>",
         ],
         "the same stale Task on every poll",
     );
     assert!(hostile.observed.stale_answers.load(Ordering::SeqCst) >= 2);
+    // It gives up at the deadline, not before and not long after.
+    let waited = waited_for(&out.stdout);
+    assert!(
+        (0.8..3.0).contains(&waited),
+        "gave up after {waited} s:\n{}",
+        out.stdout
+    );
     assert!(out.elapsed < Duration::from_secs(60), "{:?}", out.elapsed);
+}
+
+/// The seconds in "gave up waiting after 812.3ms" (or "1.2s").
+fn waited_for(stdout: &str) -> f64 {
+    let after = stdout
+        .split("gave up waiting after ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_default();
+    let number = |suffix: &str| after.strip_suffix(suffix)?.parse::<f64>().ok();
+    number("ms")
+        .map(|ms| ms / 1000.0)
+        .or_else(|| number("s"))
+        .unwrap_or(f64::NAN)
 }
 
 /// A server that closes after every answer (saying so in HTTP/1.0, or not at all) is as
