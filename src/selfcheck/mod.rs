@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use crate::check::clip;
 use crate::fixture::faults::WITHOUT_FAULT;
-use crate::fixture::{FAULTS, FaultInfo, FixtureOptions, Profile, VARIANTS, Variant};
+use crate::fixture::{FAULTS, Fault, FaultInfo, FixtureOptions, Profile, VARIANTS, Variant};
 use crate::http::{HttpClient, HttpConfig};
 use crate::runner::{Policy, RunSettings, TrialOutcome, TrialSpec, Verdict, run_all};
 use crate::secret::Redactor;
@@ -66,9 +66,19 @@ impl Subject {
         matches!(self, Subject::Fault(f) if f.category == "availability")
     }
 
-    /// The time bounds its run gets.
+    /// The time bounds its run gets. An availability fault gets the short bound only for what
+    /// it makes the trials wait out; its other requests and awaits get a faulted run's bounds, so
+    /// that a busy machine does not end them first.
     pub fn bounds(&self, options: &Options) -> Bounds {
         match self {
+            Subject::Fault(f) if f.fault == Fault::NoAnswer => Bounds {
+                request_timeout: options.hanging.request_timeout,
+                ..options.faulted
+            },
+            Subject::Fault(f) if f.fault == Fault::TaskNeverFinishes => Bounds {
+                await_deadline: options.hanging.await_deadline,
+                ..options.faulted
+            },
             _ if self.waits() => options.hanging,
             Subject::Fault(_) => options.faulted,
             Subject::Clean | Subject::Variant(_) => options.passing,

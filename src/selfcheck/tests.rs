@@ -20,8 +20,8 @@ fn project_trials() -> Vec<TrialSpec> {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_suite_detects_every_fault_and_passes_every_allowed_variant() {
     // Half the command's await deadline for the task that never finishes: what is checked is that
-    // the verdicts come at the bounds, whatever they are. The request timeout stays: in that run
-    // every other request is answered, and must be within it on a busy machine.
+    // the verdicts come at the bounds, whatever they are. The request timeout stays: the requests
+    // that the no-answer fault answers (logon, logout) must come within it on a busy machine.
     let options = Options {
         hanging: Bounds {
             await_deadline: Duration::from_millis(500),
