@@ -95,46 +95,111 @@ fn quote_values(values: &[String]) -> String {
     }
 }
 
-/// A `matches` pattern, rendered and compiled. One without placeholders is the same in every
-/// trial, so it is compiled once per process (compiling it for each check was a tenth of what a
-/// passing trial cost) and shared, with its search caches, through an `Arc` (a cloned `Regex`
-/// would start with cold caches); one with placeholders differs per trial and is compiled each
-/// time.
-fn compiled_pattern(
-    template: &Template,
-    vars: &dyn Vars,
-) -> Result<(String, Arc<regex::Regex>), String> {
-    static COMPILED: OnceLock<Mutex<HashMap<String, Arc<regex::Regex>>>> = OnceLock::new();
-    let pattern = template
-        .render_with(vars, regex::escape)
-        .map_err(|e| e.to_string())?;
-    let compile = |p: &str| {
-        regex::Regex::new(p)
-            .map(Arc::new)
-            .map_err(|e| format!("invalid pattern {p:?}: {e}"))
-    };
-    if template.vars().next().is_some() {
-        let re = compile(&pattern)?;
-        return Ok((pattern, re));
-    }
+/// Compiled `matches` patterns, by pattern text, once per process: compiling one cost a tenth of
+/// what a passing trial cost. Shared with their search caches through an `Arc` (a cloned `Regex`
+/// would start with cold caches). A pattern that does not compile is kept as its error.
+fn compiled(pattern: &str) -> Result<Arc<regex::Regex>, String> {
+    type Cache = Mutex<HashMap<String, Result<Arc<regex::Regex>, String>>>;
+    static COMPILED: OnceLock<Cache> = OnceLock::new();
     let cache = COMPILED.get_or_init(Mutex::default);
     let known = cache
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .get(&pattern)
+        .get(pattern)
         .cloned();
-    let re = match known {
-        Some(re) => re,
-        None => {
-            let re = compile(&pattern)?;
-            cache
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(pattern.clone(), re.clone());
-            re
-        }
+    if let Some(known) = known {
+        return known;
+    }
+    let made = regex::Regex::new(pattern)
+        .map(Arc::new)
+        .map_err(|e| format!("invalid pattern {pattern:?}: {e}"));
+    cache
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry(pattern.to_string())
+        .or_insert(made)
+        .clone()
+}
+
+/// The group name that stands for the `i`-th placeholder in a pattern's [`placeholder_shape`].
+fn placeholder_group(i: usize) -> String {
+    format!("emconform_placeholder_{i}")
+}
+
+/// A pattern with placeholders, compiled once with a group in place of each placeholder (any
+/// text at all), so that a trial need not compile its own: a value that this shape does not match
+/// cannot match the pattern with the trial's values in it either, and one it matches with exactly
+/// the trial's values in the groups matches that pattern too. `None` when a placeholder does not
+/// become a group (inside a character class, after a backslash ...) or the shape does not compile.
+fn placeholder_shape(template: &Template) -> Option<Arc<regex::Regex>> {
+    let shape = template.fill_each(|i, _| format!("(?P<{}>(?s:.*?))", placeholder_group(i)));
+    let re = compiled(&shape).ok()?;
+    let groups = template.vars().count();
+    let named = (0..groups).all(|i| {
+        let name = placeholder_group(i);
+        re.capture_names().flatten().any(|n| n == name)
+    });
+    named.then_some(re)
+}
+
+/// Whether one of `values` matches the `matches` pattern `template` with the trial's values in
+/// its placeholders (each matched literally). `Ok(Err(pattern))` gives the rendered pattern when
+/// none does; `Err` says why the pattern is unusable.
+fn pattern_test(
+    template: &Template,
+    vars: &dyn Vars,
+    values: &[String],
+) -> Result<Result<(), String>, String> {
+    let pattern = template
+        .render_with(vars, regex::escape)
+        .map_err(|e| e.to_string())?;
+    let literals: Vec<String> = template.vars().filter_map(|name| vars.get(name)).collect();
+    // Whitespace in a value is the one thing an escaped value may not match as itself (in a
+    // pattern with the `x` flag): such values always go the long way.
+    let shape = placeholder_shape(template)
+        .filter(|_| !literals.iter().any(|v| v.contains(char::is_whitespace)));
+    // Compiled up front when there is no shape, so that an unusable pattern says so even when
+    // there is no value to test.
+    let mut exact = match shape {
+        Some(_) => None,
+        None => Some(compiled_once(&pattern)?),
     };
-    Ok((pattern, re))
+    for value in values {
+        if let Some(shape) = shape.as_ref().filter(|_| literals.is_empty()) {
+            if shape.is_match(value) {
+                return Ok(Ok(()));
+            }
+            continue;
+        }
+        if let Some(shape) = &shape {
+            let Some(found) = shape.captures(value) else {
+                continue;
+            };
+            let same = literals.iter().enumerate().all(|(i, literal)| {
+                found
+                    .name(&placeholder_group(i))
+                    .is_some_and(|m| m.as_str() == literal)
+            });
+            if same {
+                return Ok(Ok(()));
+            }
+        }
+        let re = match &exact {
+            Some(re) => re.clone(),
+            None => exact.insert(compiled_once(&pattern)?).clone(),
+        };
+        if re.is_match(value) {
+            return Ok(Ok(()));
+        }
+    }
+    Ok(Err(pattern))
+}
+
+/// A pattern that is only used in one trial: compiled, not kept.
+fn compiled_once(pattern: &str) -> Result<Arc<regex::Regex>, String> {
+    regex::Regex::new(pattern)
+        .map(Arc::new)
+        .map_err(|e| format!("invalid pattern {pattern:?}: {e}"))
 }
 
 /// The outcome of checking values against a predicate: `Ok` or what to say instead.
@@ -186,17 +251,13 @@ fn test_predicate(
                 Err((format!("a value containing {want:?}"), quote_values(values)))
             }
         }
-        Predicate::Matches(t) => {
-            let (pattern, re) = compiled_pattern(t, vars)?;
-            if values.iter().any(|v| re.is_match(v)) {
-                Ok(())
-            } else {
-                Err((
-                    format!("a value matching /{pattern}/"),
-                    quote_values(values),
-                ))
-            }
-        }
+        Predicate::Matches(t) => match pattern_test(t, vars, values)? {
+            Ok(()) => Ok(()),
+            Err(pattern) => Err((
+                format!("a value matching /{pattern}/"),
+                quote_values(values),
+            )),
+        },
         Predicate::MediaType(t) => {
             let want = render(t)?;
             let media = |v: &String| {
@@ -573,5 +634,72 @@ mod tests {
         );
         let m = mismatches("{ root = \"Task\" }", "", Format::Xml);
         assert_eq!(m[0].actual, "an empty body");
+    }
+
+    /// `pattern_test` with `x` as the placeholder's value, against each of `values` alone.
+    fn matching(pattern: &str, x: &str, values: &[&str]) -> Vec<bool> {
+        let template = Template::parse(pattern).expect("valid template");
+        let vars = BTreeMap::from([("x".to_string(), x.to_string())]);
+        values
+            .iter()
+            .map(|v| {
+                pattern_test(&template, &vars, &[v.to_string()])
+                    .expect("usable pattern")
+                    .is_ok()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn placeholders_in_patterns_match_their_values_literally() {
+        let tail = "^https?://[^/]+/(.+/)?tasks/{{x}}$";
+        assert_eq!(
+            matching(
+                tail,
+                "task-1.2",
+                &[
+                    "http://h/api/tasks/task-1.2",
+                    "http://h/api/tasks/task-1x2",
+                    "http://h/api/tasks/task-1.23",
+                    "http://h/api/tasks/",
+                ]
+            ),
+            [true, false, false, false]
+        );
+        // A value the one-off shape captures differently still matches the pattern as written.
+        assert_eq!(
+            matching("^(?:{{x}})?b$", "ab", &["b", "abb", "ab"]),
+            [true, true, false]
+        );
+        // In a character class a placeholder is no group: the pattern is compiled as written.
+        assert_eq!(
+            matching("^[{{x}}]$", "ab", &["a", "b", "c"]),
+            [true, true, false]
+        );
+        // With `x`, whitespace in a pattern is ignored, the escaped value's too.
+        assert_eq!(
+            matching("(?x)^{{x}}$", "a b", &["ab", "a b"]),
+            [true, false]
+        );
+        assert_eq!(
+            matching("^{{x}}-{{x}}$", "a", &["a-a", "a-b"]),
+            [true, false]
+        );
+        assert_eq!(
+            matching("^no placeholder$", "", &["no placeholder", "no"]),
+            [true, false]
+        );
+    }
+
+    #[test]
+    fn unusable_patterns_say_so_without_values() {
+        let vars = BTreeMap::from([("x".to_string(), "1".to_string())]);
+        for pattern in ["(unclosed {{x}}", "(unclosed"] {
+            let template = Template::parse(pattern).expect("valid template");
+            let problem = pattern_test(&template, &vars, &[]).expect_err("unusable");
+            assert!(problem.contains("invalid pattern"), "{problem}");
+        }
+        let template = Template::parse("^{{missing}}$").expect("valid template");
+        assert!(pattern_test(&template, &vars, &["1".into()]).is_err());
     }
 }

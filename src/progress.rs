@@ -138,6 +138,11 @@ impl Progress {
         }
     }
 
+    /// Whether anything is shown (a caller may skip working out what to say).
+    pub fn is_shown(&self) -> bool {
+        self.shared.is_some()
+    }
+
     /// Says that step `step` of trial `id` is re-sending its request until `condition` holds,
     /// `sends` requests so far. The first call for an await prints a line at once; later ones
     /// update the status line.

@@ -5,6 +5,7 @@
 //! registered with the run's [`Redactor`] the moment they are known; everything the harness writes
 //! goes through [`Redactor::redact`] first.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::ops::Range;
@@ -192,16 +193,25 @@ impl Redactor {
     /// another, or sharing characters), the whole stretch they cover is replaced once, so no part
     /// of any of them is left.
     pub fn redact(&self, text: &str) -> String {
+        self.redacted(text).into_owned()
+    }
+
+    /// [`Redactor::redact`], borrowing the text when it holds no secret (as most do).
+    pub fn redacted<'t>(&self, text: &'t str) -> Cow<'t, str> {
         let registry = self.secrets.read().unwrap_or_else(|e| e.into_inner());
+        let occurrences = registry.occurrences(text);
+        if occurrences.is_empty() {
+            return Cow::Borrowed(text);
+        }
         let mut out = String::with_capacity(text.len());
         let mut at = 0;
-        for range in registry.occurrences(text) {
+        for range in occurrences {
             out.push_str(&text[at..range.start]);
             out.push_str(REDACTED);
             at = range.end;
         }
         out.push_str(&text[at..]);
-        out
+        Cow::Owned(out)
     }
 }
 

@@ -6,10 +6,12 @@
 //! server's rendering differs (design note 2), and never writes a file: the committed snapshots are
 //! the fixture's.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::ffi::OsString;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, Once};
+use std::sync::{Arc, Mutex, Once, OnceLock};
 
 use crate::body::Format;
 
@@ -51,6 +53,10 @@ pub struct Snapshots {
     /// Each stored snapshot, read once per run: every trial of a case compares with the same file,
     /// and reading and parsing it was most of what a passing comparison cost. Shared by clones.
     stored: Arc<Mutex<HashMap<String, Arc<Stored>>>>,
+    /// The names in the directory, listed once (`None` when it could not be listed).
+    listing: Arc<OnceLock<Option<HashSet<OsString>>>>,
+    /// [`insta_sees_every_assertion`], as the environment said when the run started.
+    insta_sees_every_assertion: bool,
 }
 
 /// What a run knows of one stored snapshot.
@@ -63,8 +69,35 @@ struct Stored {
 }
 
 /// Text as insta compares snapshots: trailing whitespace dropped, CRLF as LF.
-fn comparable(text: &str) -> String {
-    text.trim_end().replace("\r\n", "\n")
+fn comparable(text: &str) -> Cow<'_, str> {
+    let text = text.trim_end();
+    if text.contains('\r') {
+        Cow::Owned(text.replace("\r\n", "\n"))
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
+/// The contents of a snapshot file as insta reads them (the lines after the `---` fenced
+/// metadata, joined with LF), or `None` when only insta can read it: a legacy file without the
+/// fence, a binary snapshot, a metadata block that never ends. Parsing the metadata was most of
+/// what reading a snapshot cost, and only insta needs it.
+fn snapshot_text(file: &str) -> Option<String> {
+    let mut lines = file.lines();
+    if lines.next()?.trim_end() != "---" {
+        return None;
+    }
+    for line in lines.by_ref() {
+        if line.trim_end() == "---" {
+            return Some(lines.collect::<Vec<_>>().join("\n"));
+        }
+        if line.trim_start().starts_with("snapshot_kind:")
+            && line.trim_end() != "snapshot_kind: text"
+        {
+            return None;
+        }
+    }
+    None
 }
 
 /// Whether insta must see every assertion, passing or not: it rewrites passing snapshots
@@ -139,6 +172,8 @@ impl Snapshots {
             dir: dir.into(),
             mode,
             stored: Arc::default(),
+            listing: Arc::default(),
+            insta_sees_every_assertion: insta_sees_every_assertion(),
         }
     }
 
@@ -152,15 +187,21 @@ impl Snapshots {
         // disk; two trials reading the same file at once read the same thing.
         drop(known);
         let file = self.dir.join(format!("{name}.snap"));
-        let contents = file.exists().then(|| {
-            insta::Snapshot::from_file(&file)
+        let contents = self.exists(&file).then(|| {
+            std::fs::read_to_string(&file)
                 .ok()
-                .and_then(|s| s.as_text().map(|t| comparable(&t.to_string())))
+                .and_then(|text| snapshot_text(&text))
+                .or_else(|| {
+                    insta::Snapshot::from_file(&file)
+                        .ok()
+                        .and_then(|s| s.as_text().map(|t| t.to_string()))
+                })
+                .map(|text| comparable(&text).into_owned())
                 .unwrap_or_default()
         });
         let read = Arc::new(Stored {
             contents,
-            pending: self.dir.join(format!("{name}.snap.new")).exists(),
+            pending: self.exists(&self.dir.join(format!("{name}.snap.new"))),
         });
         self.stored
             .lock()
@@ -168,6 +209,23 @@ impl Snapshots {
             .entry(name.to_string())
             .or_insert(read)
             .clone()
+    }
+
+    /// Whether `file` (in the snapshot directory) exists, as the directory was listed when the
+    /// run first needed it: one listing instead of two `stat`s per snapshot, which a run of the
+    /// suite spent more time on than on comparing.
+    fn exists(&self, file: &Path) -> bool {
+        let listing = self.listing.get_or_init(|| {
+            let entries = std::fs::read_dir(&self.dir).ok()?;
+            entries
+                .map(|entry| entry.map(|e| e.file_name()))
+                .collect::<Result<HashSet<_>, _>>()
+                .ok()
+        });
+        match (listing, file.file_name()) {
+            (Some(names), Some(name)) => names.contains(name),
+            _ => file.exists(),
+        }
     }
 
     /// The mode in force.
@@ -203,7 +261,7 @@ impl Snapshots {
             };
         };
         let content = comparable(content);
-        if *stored == content {
+        if stored.as_str() == content.as_ref() {
             SnapshotResult::Matched
         } else {
             SnapshotResult::Differs {
@@ -224,8 +282,8 @@ impl Snapshots {
         // the file again and look for pending files; insta still decides everything else.
         let stored = self.stored(name);
         if !stored.pending
-            && stored.contents.as_deref() == Some(comparable(content).as_str())
-            && !insta_sees_every_assertion()
+            && stored.contents.as_deref() == Some(comparable(content).as_ref())
+            && !self.insta_sees_every_assertion
         {
             return SnapshotResult::Matched;
         }
@@ -284,5 +342,49 @@ mod tests {
             SnapshotResult::Missing { name: "b".into() }
         );
         assert!(!dir.join("b.snap").exists() && !dir.join("b.snap.new").exists());
+    }
+
+    /// What insta reads from a snapshot file, as compared.
+    fn as_insta_reads(file: &Path) -> String {
+        let snapshot = insta::Snapshot::from_file(file).expect("insta reads it");
+        let text = snapshot.as_text().expect("a text snapshot").to_string();
+        comparable(&text).into_owned()
+    }
+
+    #[test]
+    fn snapshot_files_read_as_insta_reads_them() {
+        let dir = std::env::temp_dir().join(format!("emconform-snap-read-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut files: Vec<PathBuf> = std::fs::read_dir("snapshots")
+            .expect("the project's snapshots")
+            .map(|e| e.expect("entry").path())
+            .filter(|p| p.extension().is_some_and(|x| x == "snap"))
+            .collect();
+        assert!(files.len() > 50, "{}", files.len());
+        let made = [
+            "---\r\nsource: x\r\n---\r\nstatus: 202\r\n\r\nbody\r\n\r\n",
+            "---\nsource: x\nsnapshot_kind: text\n---\n\n  indented\ntrailing   \n\n",
+            "---\nsource: x\n---\n",
+            "---\nsource: x\n---\n---\nmore\n",
+        ];
+        for (i, text) in made.iter().enumerate() {
+            let file = dir.join(format!("made{i}.snap"));
+            std::fs::write(&file, text).unwrap();
+            files.push(file);
+        }
+        for file in &files {
+            let text = std::fs::read_to_string(file).unwrap();
+            let ours = snapshot_text(&text).map(|t| comparable(&t).into_owned());
+            assert_eq!(
+                ours.as_deref(),
+                Some(as_insta_reads(file).as_str()),
+                "{}",
+                file.display()
+            );
+        }
+        // Only insta reads these: no fence, or not text.
+        assert_eq!(snapshot_text("Created: today\n\nstatus: 202\n"), None);
+        assert_eq!(snapshot_text("---\nsnapshot_kind: binary\n---\n"), None);
+        assert_eq!(snapshot_text("---\nsource: x\n"), None);
     }
 }

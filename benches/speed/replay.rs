@@ -236,7 +236,7 @@ pub fn capture(target: &Target, specs: &[TrialSpec], outcomes: &[TrialOutcome]) 
     }
     Capture {
         scripts,
-        origin: target.origin(),
+        origin: target.origin().to_string(),
         run_token: target.session_token().expose().to_string(),
         admin: fixture.credentials(),
         portal: fixture.portal_credentials(),

@@ -475,7 +475,8 @@ mod tests {
         let path = BodyPath::parse(path)
             .unwrap()
             .resolve(&BTreeMap::new())
-            .unwrap();
+            .unwrap()
+            .into_owned();
         doc.select(&path, EM_NAMESPACE)
     }
 

@@ -12,6 +12,7 @@
 //! | `Links/Link[@Rel="Delete"]/@Href` | the Delete link's `Href` | `Links[?Rel=="Delete"].Href` |
 //! | `Task[TaskId="{{id}}"]` | a `Task` child whose `TaskId` is the value | an item of the `Tasks` array with that `TaskId` |
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::{Deserialize, Deserializer};
@@ -69,6 +70,9 @@ pub enum Segment<V> {
 pub struct BodyPath {
     source: String,
     segments: Vec<Segment<Template>>,
+    /// The path resolved once, when it has no placeholders (most do): resolving it for every
+    /// check was a string copy per segment.
+    fixed: Option<ResolvedPath>,
 }
 
 /// A path with its placeholders filled in, ready to evaluate.
@@ -209,10 +213,15 @@ impl BodyPath {
                 return Err(p.error("expected `/`, `[` or the end"));
             }
         }
-        Ok(BodyPath {
+        let mut path = BodyPath {
             source: text.to_string(),
             segments,
-        })
+            fixed: None,
+        };
+        if path.vars().next().is_none() {
+            path.fixed = path.resolve_each(&std::collections::BTreeMap::new()).ok();
+        }
+        Ok(path)
     }
 
     /// The path as written.
@@ -232,7 +241,14 @@ impl BodyPath {
     }
 
     /// Fills the placeholders in predicate values.
-    pub fn resolve(&self, vars: &dyn Vars) -> Result<ResolvedPath, MissingVar> {
+    pub fn resolve(&self, vars: &dyn Vars) -> Result<Cow<'_, ResolvedPath>, MissingVar> {
+        match &self.fixed {
+            Some(fixed) => Ok(Cow::Borrowed(fixed)),
+            None => self.resolve_each(vars).map(Cow::Owned),
+        }
+    }
+
+    fn resolve_each(&self, vars: &dyn Vars) -> Result<ResolvedPath, MissingVar> {
         let mut segments = Vec::with_capacity(self.segments.len());
         let mut text = Vec::new();
         for segment in &self.segments {

@@ -117,6 +117,23 @@ impl Template {
         })
     }
 
+    /// The text with the `i`-th placeholder (named `name`) written as `fill(i, name)`, whatever
+    /// values there are: a shape of the template, such as a pattern with a group per placeholder.
+    pub fn fill_each(&self, mut fill: impl FnMut(usize, &str) -> String) -> String {
+        let mut out = String::new();
+        let mut index = 0;
+        for part in &self.parts {
+            match part {
+                Part::Text(t) => out.push_str(t),
+                Part::Var(name) => {
+                    out.push_str(&fill(index, name));
+                    index += 1;
+                }
+            }
+        }
+        out
+    }
+
     /// Fills the placeholders.
     pub fn render(&self, vars: &dyn Vars) -> Result<String, MissingVar> {
         self.render_with(vars, |s| s.to_string())

@@ -77,6 +77,7 @@ async fn supported_versions(target: &Target) -> Result<Vec<String>, String> {
     })?;
     let path = BodyPath::parse("SupportedVersions/SupportedVersion/@Name").and_then(|p| {
         p.resolve(&BTreeMap::<String, String>::new())
+            .map(std::borrow::Cow::into_owned)
             .map_err(|e| e.to_string())
     })?;
     Ok(doc.select(&path, EM_NAMESPACE).values)

@@ -167,7 +167,7 @@ async fn run_steps(
         known.push((job.id.clone(), format!("<job:{role}>")));
         known.push((job.name.clone(), format!("<job-name:{role}>")));
     }
-    let mut normalizer = Normalizer::new(target.redactor.clone(), &target.origin(), known);
+    let mut normalizer = Normalizer::new(target.redactor.clone(), target.origin(), known);
     let mut outcomes: BTreeMap<String, Option<String>> = BTreeMap::new();
     // Snapshot differences do not stop the trial (later steps still run and are compared), so a
     // reviewer sees every new or changed snapshot of a trial at once.
@@ -466,7 +466,8 @@ async fn send_step(
         return sent.map_err(|e| send_error(&e));
     };
     let deadline = aw.deadline.unwrap_or(settings.await_deadline);
-    let awaited = describe_until(&spec.case, step);
+    // Only said when waiting fails or is shown.
+    let awaited = std::cell::LazyCell::new(|| describe_until(&spec.case, step));
     let started = Instant::now();
     let mut pause = settings.poll_initial;
     loop {
@@ -477,8 +478,9 @@ async fn send_step(
             // The last answer seen stays in the record, for the failure message.
             Err(e) if record.sends > 0 => {
                 return Err(StepError(format!(
-                    "no response while awaiting {awaited}: {e}; {} earlier request(s) over {:.1?} \
+                    "no response while awaiting {}: {e}; {} earlier request(s) over {:.1?} \
                      were answered, the last answer is below",
+                    *awaited,
                     record.sends,
                     started.elapsed()
                 )));
@@ -511,14 +513,17 @@ async fn send_step(
         if remaining.is_zero() {
             return Err(StepError(format!(
                 "gave up waiting after {:.1?} and {} requests (deadline {deadline:?}, --await-deadline): \
-                 still not {awaited}; the last response is below",
+                 still not {}; the last response is below",
                 started.elapsed(),
                 record.sends,
+                *awaited,
             )));
         }
-        target
-            .progress
-            .awaiting(&spec.id, step.name.get_ref(), &awaited, record.sends);
+        if target.progress.is_shown() {
+            target
+                .progress
+                .awaiting(&spec.id, step.name.get_ref(), &awaited, record.sends);
+        }
         // The last poll falls on the deadline itself. No pause at all is a yield: a zero sleep
         // would wait for the timer's next millisecond.
         if pause.is_zero() {

@@ -78,6 +78,8 @@ pub struct Target {
     /// role checks (spec §3.2); `None` when the target has none, and those trials are ignored.
     pub portal_account: Option<Credentials>,
     session: RwLock<Session>,
+    /// [`Target::origin`], worked out once (every trial's normaliser needs it).
+    origin: String,
     /// Serialises renewals; counts them.
     renewals: tokio::sync::Mutex<u32>,
     jobs: JobSource,
@@ -182,6 +184,7 @@ impl Target {
         };
         Target {
             kind,
+            origin: api_base.origin().ascii_serialization(),
             api_base,
             http,
             credentials,
@@ -323,8 +326,8 @@ impl Target {
     }
 
     /// `scheme://host:port` of the API base.
-    pub fn origin(&self) -> String {
-        self.api_base.origin().ascii_serialization()
+    pub fn origin(&self) -> &str {
+        &self.origin
     }
 
     /// `GET {api_base}{relative}` as XML with the run's session (renewed once on a 401).

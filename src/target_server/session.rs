@@ -104,7 +104,11 @@ pub async fn logon(
         let field = |p: &str| {
             BodyPath::parse(p)
                 .ok()
-                .and_then(|p| p.resolve(&std::collections::BTreeMap::new()).ok())
+                .and_then(|p| {
+                    p.resolve(&std::collections::BTreeMap::new())
+                        .ok()
+                        .map(std::borrow::Cow::into_owned)
+                })
                 .and_then(|p| doc.select(&p, EM_NAMESPACE).values.into_iter().next())
         };
         if let Some(id) = field("SessionId") {
