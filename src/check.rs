@@ -466,10 +466,21 @@ pub fn await_settled(
     format: Format,
     vars: &dyn Vars,
 ) -> Result<bool, String> {
-    let text = std::str::from_utf8(&response.body)
-        .map_err(|_| "the body is not valid UTF-8".to_string())?;
-    let doc = Document::parse(text, format).map_err(|e| e.to_string())?;
-    let holds = |a: &BodyAssert| eval_body_assert(&doc, a, vars).is_ok();
+    await_settled_on(asserts, &LazyDocument::new(&response.body, format), vars)
+}
+
+/// [`await_settled`] on a body that the step then goes on reading (parsed once).
+pub fn await_settled_on(
+    asserts: &[toml::Spanned<BodyAssert>],
+    body: &LazyDocument,
+    vars: &dyn Vars,
+) -> Result<bool, String> {
+    let doc = match body.get() {
+        None => return Err("the body is not valid UTF-8".to_string()),
+        Some(Err(e)) => return Err(e.to_string()),
+        Some(Ok(doc)) => doc,
+    };
+    let holds = |a: &BodyAssert| eval_body_assert(doc, a, vars).is_ok();
     let missing = |a: &BodyAssert| match (&a.selector, &a.predicate) {
         (_, Predicate::Present(_)) | (Selector::Root { .. }, _) => false,
         (Selector::Path(path), _) => path

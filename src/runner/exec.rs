@@ -449,21 +449,46 @@ fn register_tokens(target: &Target, response: Response) -> Response {
     response
 }
 
-/// Sends the request, re-sending while an `await` condition does not hold.
-async fn send_step(
-    spec: &TrialSpec,
-    step: &Step,
+/// A response and its body as the step reads it; the body may already be parsed (by the `await`
+/// that accepted the response), so that it is parsed once.
+struct Answer<'a> {
+    response: &'a Response,
+    body: Option<LazyDocument<'a>>,
+}
+
+/// What a step runs in: its trial, itself, the target and the run's settings.
+#[derive(Clone, Copy)]
+struct StepScope<'a> {
+    spec: &'a TrialSpec,
+    step: &'a Step,
+    target: &'a Target,
+    settings: &'a RunSettings,
+}
+
+/// Sends the request, re-sending while an `await` condition does not hold, and hands the
+/// response it ends with to `finish`.
+async fn send_step<T>(
+    StepScope {
+        spec,
+        step,
+        target,
+        settings,
+    }: StepScope<'_>,
     request: &mut OutgoingRequest,
-    target: &Target,
-    settings: &RunSettings,
-    vars: &TrialVars<'_>,
+    values: &mut BTreeMap<String, String>,
     record: &mut StepRecord,
-) -> Result<Response, StepError> {
+    finish: impl FnOnce(&mut StepRecord, &mut BTreeMap<String, String>, &OutgoingRequest, Answer) -> T,
+) -> Result<T, StepError> {
     let Some(aw) = &step.await_ else {
         record.sends = 1;
         let sent = send_once(step, request, target).await;
         record.request = Some(request.clone());
-        return sent.map_err(|e| send_error(&e));
+        let response = sent.map_err(|e| send_error(&e))?;
+        let answer = Answer {
+            response: &response,
+            body: None,
+        };
+        return Ok(finish(record, values, request, answer));
     };
     let deadline = aw.deadline.unwrap_or(settings.await_deadline);
     // Only said when waiting fails or is shown.
@@ -493,6 +518,13 @@ async fn send_step(
             .0
             .iter()
             .any(|e| e.status.get_ref().matches(response.status));
+        if !status_expected {
+            let answer = Answer {
+                response: &response,
+                body: None,
+            };
+            return Ok(finish(record, values, request, answer));
+        }
         let format = step
             .expect
             .0
@@ -500,14 +532,18 @@ async fn send_step(
             .and_then(|e| e.format)
             .unwrap_or(spec.format);
         let checking = TrialVars {
-            values: vars.values,
+            values,
             response: Some(&response),
         };
-        let done = !status_expected
-            || check::await_settled(&aw.until, &response, format, &checking).unwrap_or(true);
-        if done {
-            return Ok(response);
+        let body = LazyDocument::new(&response.body, format);
+        if check::await_settled_on(&aw.until, &body, &checking).unwrap_or(true) {
+            let answer = Answer {
+                response: &response,
+                body: Some(body),
+            };
+            return Ok(finish(record, values, request, answer));
         }
+        drop(body);
         record.response = Some(response);
         let remaining = deadline.saturating_sub(started.elapsed());
         if remaining.is_zero() {
@@ -591,7 +627,6 @@ async fn run_step(
     normalizer: &mut Normalizer,
     record: &mut StepRecord,
 ) -> Result<(), StepError> {
-    let case = &spec.case;
     let mut request = {
         let vars = TrialVars {
             values,
@@ -599,14 +634,38 @@ async fn run_step(
         };
         build_request(step, target, spec.format, &vars)?
     };
-    // `send_step` records the request as sent (after any session renewal).
-    let response = {
-        let vars = TrialVars {
-            values,
-            response: None,
-        };
-        send_step(spec, step, &mut request, target, settings, &vars, record).await?
+    let scope = StepScope {
+        spec,
+        step,
+        target,
+        settings,
     };
+    // `send_step` records the request as sent (after any session renewal).
+    let finish = |record: &mut StepRecord,
+                  values: &mut BTreeMap<String, String>,
+                  request: &OutgoingRequest,
+                  answer: Answer| {
+        check_answer(scope, values, normalizer, record, request, answer)
+    };
+    send_step(scope, &mut request, values, record, finish).await
+}
+
+/// Checks the answer a step ended with: picks the `expect` alternative, keeps captures, checks
+/// headers and body, compares the snapshot.
+fn check_answer(
+    StepScope {
+        spec,
+        step,
+        target,
+        settings,
+    }: StepScope,
+    values: &mut BTreeMap<String, String>,
+    normalizer: &mut Normalizer,
+    record: &mut StepRecord,
+    request: &OutgoingRequest,
+    Answer { response, body }: Answer,
+) {
+    let case = &spec.case;
     record.response = Some(response.clone());
     let Some(expect) = step
         .expect
@@ -626,18 +685,21 @@ async fn run_step(
             expected,
             actual: response.status.to_string(),
             location: Some(case.location(&step.expect.0[0].status.span())),
-            note: check::status_note(&response),
+            note: check::status_note(response),
         });
-        let exchange = (&request, &response, None);
+        let exchange = (request, response, None);
         take_snapshot(spec, step, settings, normalizer, record, exchange);
-        return Ok(());
+        return;
     };
     record.outcome = expect.outcome.clone();
-    // Parsed once, for the captures and the checks.
-    let body = LazyDocument::new(&response.body, expect.format.unwrap_or(spec.format));
+    // Parsed once, for the await, the captures and the checks.
+    let format = expect.format.unwrap_or(spec.format);
+    let body = body
+        .filter(|b| b.format() == format)
+        .unwrap_or_else(|| LazyDocument::new(&response.body, format));
     // Captures first: the alternative's own checks may use them (`TaskId` against `Href`).
     for (name, capture) in &expect.capture {
-        match capture_value(capture.get_ref(), &response, &body) {
+        match capture_value(capture.get_ref(), response, &body) {
             Ok(value) => {
                 if capture.get_ref().secret {
                     target.redactor.add(&value);
@@ -653,10 +715,9 @@ async fn run_step(
             }),
         }
     }
-    check_expect(case, expect, &response, &body, values, record);
-    let exchange = (&request, &response, Some(&body));
+    check_expect(case, expect, response, &body, values, record);
+    let exchange = (request, response, Some(&body));
     take_snapshot(spec, step, settings, normalizer, record, exchange);
-    Ok(())
 }
 
 fn check_expect(
@@ -697,10 +758,10 @@ fn check_expect(
 }
 
 /// A step's request, its response, and the response's body as the checks read it (if they did).
-type Exchange<'a> = (
+type Exchange<'a, 'body> = (
     &'a OutgoingRequest,
     &'a Response,
-    Option<&'a LazyDocument<'a>>,
+    Option<&'a LazyDocument<'body>>,
 );
 
 fn take_snapshot(
