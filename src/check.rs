@@ -129,17 +129,51 @@ fn placeholder_group(i: usize) -> String {
 /// A pattern with placeholders, compiled once with a group in place of each placeholder (any
 /// text at all), so that a trial need not compile its own: a value that this shape does not match
 /// cannot match the pattern with the trial's values in it either, and one it matches with exactly
-/// the trial's values in the groups matches that pattern too. `None` when a placeholder does not
-/// become a group (inside a character class, after a backslash ...) or the shape does not compile.
+/// the trial's values in the groups matches that pattern too. `None` when that does not hold or
+/// cannot be told: a placeholder that does not become a group (inside a character class, after a
+/// backslash ...), or one inside a repetition (a group keeps only its last round), or a shape that
+/// does not compile. Worked out once per pattern.
 fn placeholder_shape(template: &Template) -> Option<Arc<regex::Regex>> {
+    type Cache = Mutex<HashMap<String, Option<Arc<regex::Regex>>>>;
+    static SHAPES: OnceLock<Cache> = OnceLock::new();
     let shape = template.fill_each(|i, _| format!("(?P<{}>(?s:.*?))", placeholder_group(i)));
-    let re = compiled(&shape).ok()?;
-    let groups = template.vars().count();
-    let named = (0..groups).all(|i| {
-        let name = placeholder_group(i);
-        re.capture_names().flatten().any(|n| n == name)
-    });
-    named.then_some(re)
+    let cache = SHAPES.get_or_init(Mutex::default);
+    if let Some(known) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&shape) {
+        return known.clone();
+    }
+    let usable = |re: &regex::Regex| {
+        let names: Vec<&str> = re.capture_names().flatten().collect();
+        let groups = template.vars().count();
+        (0..groups).all(|i| names.contains(&placeholder_group(i).as_str()))
+            && regex_syntax::parse(&shape).is_ok_and(|hir| !placeholder_repeats(&hir, false))
+    };
+    let made = compiled(&shape).ok().filter(|re| usable(re));
+    cache
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry(shape)
+        .or_insert(made)
+        .clone()
+}
+
+/// Whether a placeholder's group in `hir` may match more than once (`repeated`: inside a
+/// repetition already).
+fn placeholder_repeats(hir: &regex_syntax::hir::Hir, repeated: bool) -> bool {
+    use regex_syntax::hir::HirKind;
+    match hir.kind() {
+        HirKind::Capture(group) => {
+            let placeholder = group
+                .name
+                .as_deref()
+                .is_some_and(|n| n.starts_with("emconform_placeholder_"));
+            (repeated && placeholder) || placeholder_repeats(&group.sub, repeated)
+        }
+        HirKind::Repetition(r) => placeholder_repeats(&r.sub, repeated || r.max != Some(1)),
+        HirKind::Concat(all) | HirKind::Alternation(all) => {
+            all.iter().any(|h| placeholder_repeats(h, repeated))
+        }
+        _ => false,
+    }
 }
 
 /// Whether one of `values` matches the `matches` pattern `template` with the trial's values in
@@ -154,10 +188,14 @@ fn pattern_test(
         .render_with(vars, regex::escape)
         .map_err(|e| e.to_string())?;
     let literals: Vec<String> = template.vars().filter_map(|name| vars.get(name)).collect();
-    // Whitespace in a value is the one thing an escaped value may not match as itself (in a
-    // pattern with the `x` flag): such values always go the long way.
-    let shape = placeholder_shape(template)
-        .filter(|_| !literals.iter().any(|v| v.contains(char::is_whitespace)));
+    // Values the shape cannot stand in for go the long way: whitespace, which an escaped value
+    // does not match as itself under the `x` flag, and an empty value, which leaves a quantifier
+    // after the placeholder to what comes before it (or makes the pattern invalid).
+    let shape = placeholder_shape(template).filter(|_| {
+        !literals
+            .iter()
+            .any(|v| v.is_empty() || v.contains(char::is_whitespace))
+    });
     // Compiled up front when there is no shape, so that an unusable pattern says so even when
     // there is no value to test.
     let mut exact = match shape {
@@ -696,6 +734,16 @@ mod tests {
             matching("^{{x}}-{{x}}$", "a", &["a-a", "a-b"]),
             [true, false]
         );
+        // In a repetition, a group keeps only its last round: every round must be the value.
+        let repeated = matching("^(?:id={{x}};)+$", "7", &["id=1;id=7;", "id=7;id=7;"]);
+        assert_eq!(repeated, [false, true]);
+        assert_eq!(
+            matching("^(?:{{x}},)*{{x}}$", "7", &["1,7,7", "7,7"]),
+            [false, true]
+        );
+        // An empty value leaves a quantifier after it to what comes before.
+        assert_eq!(matching("^abc{{x}}?$", "", &["ab", "abc"]), [true, true]);
+        assert_eq!(matching("^ab{{x}}{2}$", "", &["ab", "abb"]), [false, true]);
         assert_eq!(
             matching("^no placeholder$", "", &["no placeholder", "no"]),
             [true, false]
@@ -710,6 +758,11 @@ mod tests {
             let problem = pattern_test(&template, &vars, &[]).expect_err("unusable");
             assert!(problem.contains("invalid pattern"), "{problem}");
         }
+        // Invalid only with the value in it.
+        let empty = BTreeMap::from([("x".to_string(), String::new())]);
+        let template = Template::parse("^({{x}}*)$").expect("valid template");
+        let problem = pattern_test(&template, &empty, &[String::new()]).expect_err("unusable");
+        assert!(problem.contains("invalid pattern"), "{problem}");
         let template = Template::parse("^{{missing}}$").expect("valid template");
         assert!(pattern_test(&template, &vars, &["1".into()]).is_err());
     }

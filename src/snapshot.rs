@@ -79,25 +79,51 @@ fn comparable(text: &str) -> Cow<'_, str> {
 }
 
 /// The contents of a snapshot file as insta reads them (the lines after the `---` fenced
-/// metadata, joined with LF), or `None` when only insta can read it: a legacy file without the
-/// fence, a binary snapshot, a metadata block that never ends. Parsing the metadata was most of
-/// what reading a snapshot cost, and only insta needs it.
+/// metadata, joined with LF), or `None` when only insta can tell: a legacy file without the fence,
+/// a binary snapshot, metadata that is not plain `key: value` lines (insta might not read it), a
+/// metadata block that never ends. Parsing the metadata was most of what reading a snapshot cost,
+/// and only insta needs it.
 fn snapshot_text(file: &str) -> Option<String> {
     let mut lines = file.lines();
     if lines.next()?.trim_end() != "---" {
         return None;
     }
-    for line in lines.by_ref() {
+    for (metadata, line) in lines.by_ref().enumerate() {
         if line.trim_end() == "---" {
-            return Some(lines.collect::<Vec<_>>().join("\n"));
+            return (metadata > 0).then(|| lines.collect::<Vec<_>>().join("\n"));
         }
-        if line.trim_start().starts_with("snapshot_kind:")
-            && line.trim_end() != "snapshot_kind: text"
-        {
+        let (key, value) = line.split_once(": ")?;
+        let plain_key = !key.is_empty() && key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+        if !plain_key || !plain_value(value) || (key == "snapshot_kind" && value != "text") {
             return None;
         }
     }
     None
+}
+
+/// A YAML value that reads as the text it shows: a double-quoted string whose inner quotes are
+/// escaped, or a plain word run that nothing in YAML gives another meaning.
+fn plain_value(value: &str) -> bool {
+    if let Some(inner) = value.strip_prefix('"') {
+        let Some(inner) = inner.strip_suffix('"') else {
+            return false;
+        };
+        let mut escaped = false;
+        for c in inner.chars() {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => return false,
+                _ => {}
+            }
+        }
+        return !escaped;
+    }
+    let first = value.chars().next();
+    first.is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_'))
+        && !value.contains(": ")
+        && !value.contains(" #")
+        && value.trim_end() == value
 }
 
 /// Whether insta must see every assertion, passing or not: it rewrites passing snapshots
@@ -187,18 +213,22 @@ impl Snapshots {
         // disk; two trials reading the same file at once read the same thing.
         drop(known);
         let file = self.dir.join(format!("{name}.snap"));
-        let contents = self.exists(&file).then(|| {
-            std::fs::read_to_string(&file)
+        // As insta reads it; a file that is there but unreadable compares as empty.
+        let by_insta = || {
+            insta::Snapshot::from_file(&file)
                 .ok()
-                .and_then(|text| snapshot_text(&text))
-                .or_else(|| {
-                    insta::Snapshot::from_file(&file)
-                        .ok()
-                        .and_then(|s| s.as_text().map(|t| t.to_string()))
-                })
-                .map(|text| comparable(&text).into_owned())
+                .and_then(|s| s.as_text().map(|t| comparable(&t.to_string()).into_owned()))
                 .unwrap_or_default()
-        });
+        };
+        let contents = match std::fs::read_to_string(&file) {
+            Ok(text) => Some(
+                snapshot_text(&text)
+                    .map(|t| comparable(&t).into_owned())
+                    .unwrap_or_else(by_insta),
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(_) => file.exists().then(by_insta),
+        };
         let read = Arc::new(Stored {
             contents,
             pending: self.exists(&self.dir.join(format!("{name}.snap.new"))),
@@ -212,8 +242,8 @@ impl Snapshots {
     }
 
     /// Whether `file` (in the snapshot directory) exists, as the directory was listed when the
-    /// run first needed it: one listing instead of two `stat`s per snapshot, which a run of the
-    /// suite spent more time on than on comparing.
+    /// run first needed it: one listing instead of a `stat` per snapshot, for the pending
+    /// `.snap.new` files insta leaves (a run writes one only after reading that snapshot).
     fn exists(&self, file: &Path) -> bool {
         let listing = self.listing.get_or_init(|| {
             let entries = std::fs::read_dir(&self.dir).ok()?;
@@ -342,6 +372,15 @@ mod tests {
             SnapshotResult::Missing { name: "b".into() }
         );
         assert!(!dir.join("b.snap").exists() && !dir.join("b.snap.new").exists());
+        // A link to nothing is no snapshot.
+        let _ = std::fs::remove_file(dir.join("gone.snap"));
+        std::os::unix::fs::symlink(dir.join("nowhere"), dir.join("gone.snap")).unwrap();
+        assert_eq!(
+            s.check("gone", "x", Path::new("c.toml"), ""),
+            SnapshotResult::Missing {
+                name: "gone".into()
+            }
+        );
     }
 
     /// What insta reads from a snapshot file, as compared.
@@ -386,5 +425,16 @@ mod tests {
         assert_eq!(snapshot_text("Created: today\n\nstatus: 202\n"), None);
         assert_eq!(snapshot_text("---\nsnapshot_kind: binary\n---\n"), None);
         assert_eq!(snapshot_text("---\nsource: x\n"), None);
+        // Metadata insta might not read, or reads otherwise: insta decides.
+        for text in [
+            "---\nsource: [\n---\nstatus: 202\n",
+            "---\n---\nstatus: 202\n",
+            "---\njust text\n---\nstatus: 202\n",
+            "---\n\tsource: x\n---\nstatus: 202\n",
+            "---\n\"snapshot_kind\": binary\n---\n",
+            "---\ndescription: \"a\"b\"\n---\nstatus: 202\n",
+        ] {
+            assert_eq!(snapshot_text(text), None, "{text:?}");
+        }
     }
 }
