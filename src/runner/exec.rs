@@ -466,7 +466,7 @@ struct StepScope<'a> {
 }
 
 /// Sends the request, re-sending while an `await` condition does not hold, and hands the
-/// response it ends with to `finish`.
+/// response it ends with to `finish` (then keeps it in the record; the caller keeps the request).
 async fn send_step<T>(
     StepScope {
         spec,
@@ -482,13 +482,14 @@ async fn send_step<T>(
     let Some(aw) = &step.await_ else {
         record.sends = 1;
         let sent = send_once(step, request, target).await;
-        record.request = Some(request.clone());
         let response = sent.map_err(|e| send_error(&e))?;
         let answer = Answer {
             response: &response,
             body: None,
         };
-        return Ok(finish(record, values, request, answer));
+        let finished = finish(record, values, request, answer);
+        record.response = Some(response);
+        return Ok(finished);
     };
     let deadline = aw.deadline.unwrap_or(settings.await_deadline);
     // Only said when waiting fails or is shown.
@@ -497,7 +498,6 @@ async fn send_step<T>(
     let mut pause = settings.poll_initial;
     loop {
         let sent = send_once(step, request, target).await;
-        record.request = Some(request.clone());
         let response = match sent {
             Ok(response) => response,
             // The last answer seen stays in the record, for the failure message.
@@ -523,7 +523,9 @@ async fn send_step<T>(
                 response: &response,
                 body: None,
             };
-            return Ok(finish(record, values, request, answer));
+            let finished = finish(record, values, request, answer);
+            record.response = Some(response);
+            return Ok(finished);
         }
         let format = step
             .expect
@@ -541,7 +543,9 @@ async fn send_step<T>(
                 response: &response,
                 body: Some(body),
             };
-            return Ok(finish(record, values, request, answer));
+            let finished = finish(record, values, request, answer);
+            record.response = Some(response);
+            return Ok(finished);
         }
         drop(body);
         record.response = Some(response);
@@ -640,14 +644,17 @@ async fn run_step(
         target,
         settings,
     };
-    // `send_step` records the request as sent (after any session renewal).
+    // `send_step` keeps the response in the record; the request goes there after it.
     let finish = |record: &mut StepRecord,
                   values: &mut BTreeMap<String, String>,
                   request: &OutgoingRequest,
                   answer: Answer| {
         check_answer(scope, values, normalizer, record, request, answer)
     };
-    send_step(scope, &mut request, values, record, finish).await
+    let sent = send_step(scope, &mut request, values, record, finish).await;
+    // As sent (after any session renewal), whatever came of it.
+    record.request = Some(request);
+    sent
 }
 
 /// Checks the answer a step ended with: picks the `expect` alternative, keeps captures, checks
@@ -666,7 +673,6 @@ fn check_answer(
     Answer { response, body }: Answer,
 ) {
     let case = &spec.case;
-    record.response = Some(response.clone());
     let Some(expect) = step
         .expect
         .0
