@@ -110,9 +110,7 @@ fn compiled(pattern: &str) -> Result<Arc<regex::Regex>, String> {
     if let Some(known) = known {
         return known;
     }
-    let made = regex::Regex::new(pattern)
-        .map(Arc::new)
-        .map_err(|e| format!("invalid pattern {pattern:?}: {e}"));
+    let made = compiled_once(pattern);
     cache
         .lock()
         .unwrap_or_else(|e| e.into_inner())
@@ -233,7 +231,8 @@ fn pattern_test(
     Ok(Err(pattern))
 }
 
-/// A pattern that is only used in one trial: compiled, not kept.
+/// A pattern compiled and not kept (one only used in one trial, or the first use of one that
+/// [`compiled`] keeps).
 fn compiled_once(pattern: &str) -> Result<Arc<regex::Regex>, String> {
     regex::Regex::new(pattern)
         .map(Arc::new)

@@ -187,17 +187,12 @@ impl Normalizer {
 
     /// Replaces every volatile value with its placeholder.
     fn replace_volatile(&mut self, text: Cow<str>) -> String {
-        // Every volatile value has a dash; most headers have none, and a search costs more than
-        // looking for one.
-        if !text.contains('-') {
+        let mut found = next_volatile(&text, 0);
+        if found.is_none() {
             return text.into_owned();
         }
-        let Some(first) = next_volatile(&text, 0) else {
-            return text.into_owned();
-        };
         let mut out = String::with_capacity(text.len());
         let mut last = 0;
-        let mut found = Some(first);
         while let Some(m) = found {
             let value = &text[m.clone()];
             out.push_str(&text[last..m.start]);

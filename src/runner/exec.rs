@@ -449,11 +449,11 @@ fn register_tokens(target: &Target, response: Response) -> Response {
     response
 }
 
-/// A response and its body as the step reads it; the body may already be parsed (by the `await`
-/// that accepted the response), so that it is parsed once.
+/// A response and its body as the step reads it (already parsed when an `await` read it, so
+/// that it is parsed once).
 struct Answer<'a> {
     response: &'a Response,
-    body: Option<LazyDocument<'a>>,
+    body: LazyDocument<'a>,
 }
 
 /// What a step runs in: its trial, itself, the target and the run's settings.
@@ -479,21 +479,18 @@ async fn send_step<T>(
     record: &mut StepRecord,
     finish: impl FnOnce(&mut StepRecord, &mut BTreeMap<String, String>, &OutgoingRequest, Answer) -> T,
 ) -> Result<T, StepError> {
-    let Some(aw) = &step.await_ else {
-        record.sends = 1;
-        let sent = send_once(step, request, target).await;
-        let response = sent.map_err(|e| send_error(&e))?;
-        let answer = Answer {
-            response: &response,
-            body: None,
-        };
-        let finished = finish(record, values, request, answer);
-        record.response = Some(response);
-        return Ok(finished);
-    };
-    let deadline = aw.deadline.unwrap_or(settings.await_deadline);
+    let deadline = (step.await_.as_ref())
+        .and_then(|aw| aw.deadline)
+        .unwrap_or(settings.await_deadline);
     // Only said when waiting fails or is shown.
     let awaited = std::cell::LazyCell::new(|| describe_until(&spec.case, step));
+    // The format an `await` reads the body in.
+    let format = step
+        .expect
+        .0
+        .first()
+        .and_then(|e| e.format)
+        .unwrap_or(spec.format);
     let started = Instant::now();
     let mut pause = settings.poll_initial;
     loop {
@@ -513,35 +510,29 @@ async fn send_step<T>(
             Err(e) => return Err(send_error(&e)),
         };
         record.sends += 1;
-        let status_expected = step
-            .expect
-            .0
-            .iter()
-            .any(|e| e.status.get_ref().matches(response.status));
-        if !status_expected {
-            let answer = Answer {
-                response: &response,
-                body: None,
-            };
-            let finished = finish(record, values, request, answer);
-            record.response = Some(response);
-            return Ok(finished);
-        }
-        let format = step
-            .expect
-            .0
-            .first()
-            .and_then(|e| e.format)
-            .unwrap_or(spec.format);
-        let checking = TrialVars {
-            values,
-            response: Some(&response),
-        };
         let body = LazyDocument::new(&response.body, format);
-        if check::await_settled_on(&aw.until, &body, &checking).unwrap_or(true) {
+        // Without an `await`, or with a status no alternative expects, the first answer is the
+        // one; otherwise the one the `until` conditions accept.
+        let settled = match &step.await_ {
+            None => true,
+            Some(aw) => {
+                let status_expected = step
+                    .expect
+                    .0
+                    .iter()
+                    .any(|e| e.status.get_ref().matches(response.status));
+                let checking = TrialVars {
+                    values,
+                    response: Some(&response),
+                };
+                !status_expected
+                    || check::await_settled_on(&aw.until, &body, &checking).unwrap_or(true)
+            }
+        };
+        if settled {
             let answer = Answer {
                 response: &response,
-                body: Some(body),
+                body,
             };
             let finished = finish(record, values, request, answer);
             record.response = Some(response);
@@ -698,11 +689,14 @@ fn check_answer(
         return;
     };
     record.outcome = expect.outcome.clone();
-    // Parsed once, for the await, the captures and the checks.
+    // Parsed once, for the await, the captures and the checks (the await reads the body in the
+    // first alternative's format; another one reads it afresh).
     let format = expect.format.unwrap_or(spec.format);
-    let body = body
-        .filter(|b| b.format() == format)
-        .unwrap_or_else(|| LazyDocument::new(&response.body, format));
+    let body = if body.format() == format {
+        body
+    } else {
+        LazyDocument::new(&response.body, format)
+    };
     // Captures first: the alternative's own checks may use them (`TaskId` against `Href`).
     for (name, capture) in &expect.capture {
         match capture_value(capture.get_ref(), response, &body) {
