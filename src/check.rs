@@ -297,14 +297,10 @@ fn test_predicate(
         },
         Predicate::MediaType(t) => {
             let want = render(t)?;
-            let media = |v: &String| {
-                v.split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase()
-            };
-            if values.iter().any(|v| media(v) == want.to_ascii_lowercase()) {
+            fn media(v: &str) -> &str {
+                v.split(';').next().unwrap_or("").trim()
+            }
+            if values.iter().any(|v| media(v).eq_ignore_ascii_case(&want)) {
                 Ok(())
             } else {
                 Err((
@@ -332,22 +328,23 @@ pub fn check_headers(
             .into_iter()
             .map(str::to_string)
             .collect();
-        let location = Some(case.location(&a.span()));
-        let subject = format!("header {}", h.name);
+        // Where and what, said only when the check fails.
+        let location = || Some(case.location(&a.span()));
+        let subject = || format!("header {}", h.name);
         match test_predicate(&h.predicate, &values, vars) {
             Ok(Ok(())) => {}
             Ok(Err((expected, actual))) => out.push(Mismatch {
-                subject,
+                subject: subject(),
                 expected,
                 actual,
-                location,
+                location: location(),
                 note: h.note.clone(),
             }),
             Err(problem) => out.push(Mismatch {
-                subject,
+                subject: subject(),
                 expected: "a usable assertion".into(),
                 actual: problem,
-                location,
+                location: location(),
                 note: None,
             }),
         }

@@ -234,7 +234,8 @@ impl Normalizer {
         format: Format,
         parsed: Option<&LazyDocument>,
     ) -> String {
-        let mut out = String::new();
+        // The canonical body is about as long as the body; the lines before it are short.
+        let mut out = String::with_capacity(response.body.len() + 256);
         let target = match request.url.query() {
             Some(q) => format!("{}?{q}", request.url.path()),
             None => request.url.path().to_string(),
@@ -323,7 +324,7 @@ pub fn canonical_xml(text: &str) -> Result<String, String> {
 }
 
 fn canonical_xml_document(doc: &roxmltree::Document) -> Result<String, String> {
-    let mut out = String::new();
+    let mut out = String::with_capacity(doc.input_text().len());
     write_element(&mut out, doc.root_element(), None, 0)?;
     Ok(out)
 }

@@ -83,14 +83,28 @@ fn comparable(text: &str) -> Cow<'_, str> {
 /// a binary snapshot, metadata that is not plain `key: value` lines (insta might not read it), a
 /// metadata block that never ends. Parsing the metadata was most of what reading a snapshot cost,
 /// and only insta needs it.
-fn snapshot_text(file: &str) -> Option<String> {
+fn snapshot_text(file: &str) -> Option<Cow<'_, str>> {
     let mut lines = file.lines();
     if lines.next()?.trim_end() != "---" {
         return None;
     }
     for (metadata, line) in lines.by_ref().enumerate() {
         if line.trim_end() == "---" {
-            return (metadata > 0).then(|| lines.collect::<Vec<_>>().join("\n"));
+            if metadata == 0 {
+                return None;
+            }
+            // The rest of the file after the fence's line break is the lines joined with LF,
+            // give or take a final LF (trimmed when compared), unless it has a CR in it.
+            let fence_end = line.as_ptr() as usize - file.as_ptr() as usize + line.len();
+            let rest = &file[fence_end..];
+            let rest = (rest.strip_prefix("\r\n"))
+                .or_else(|| rest.strip_prefix('\n'))
+                .unwrap_or(rest);
+            return Some(if rest.contains('\r') {
+                Cow::Owned(lines.collect::<Vec<_>>().join("\n"))
+            } else {
+                Cow::Borrowed(rest)
+            });
         }
         let (key, value) = line.split_once(": ")?;
         let plain_key = !key.is_empty() && key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
@@ -203,6 +217,18 @@ impl Snapshots {
         }
     }
 
+    /// Reads the stored snapshots `names` now, in one go, before the trials that compare with
+    /// them start. Reading them one by one as trials reach them, between their requests, cost
+    /// several times more (measured: `cargo bench --bench speed`, README, Performance).
+    pub fn prefetch(&self, names: impl IntoIterator<Item = String>) {
+        if !matches!(self.mode, SnapshotMode::Assert | SnapshotMode::Compare) {
+            return;
+        }
+        for name in names {
+            self.stored(&name);
+        }
+    }
+
     /// The stored snapshot `name`, read on first use.
     fn stored(&self, name: &str) -> Arc<Stored> {
         let known = self.stored.lock().unwrap_or_else(|e| e.into_inner());
@@ -274,7 +300,7 @@ impl Snapshots {
         name: &str,
         content: &str,
         case_file: &Path,
-        description: &str,
+        description: &dyn Fn() -> String,
     ) -> SnapshotResult {
         match self.mode {
             SnapshotMode::Off | SnapshotMode::Record => SnapshotResult::NotChecked,
@@ -306,7 +332,7 @@ impl Snapshots {
         name: &str,
         content: &str,
         case_file: &Path,
-        description: &str,
+        description: &dyn Fn() -> String,
     ) -> SnapshotResult {
         // A snapshot that matches what is stored passes without insta, which would read and parse
         // the file again and look for pending files; insta still decides everything else.
@@ -325,7 +351,7 @@ impl Snapshots {
         settings.set_prepend_module_to_snapshot(false);
         settings.set_input_file(case_file);
         settings.set_omit_expression(true);
-        settings.set_description(description);
+        settings.set_description(description());
         settings.set_comparator(Box::new(DiffCapture(slot.clone())));
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             settings.bind(|| insta::assert_snapshot!(name, content));
@@ -358,17 +384,17 @@ mod tests {
         std::fs::write(dir.join("a.snap"), "---\nsource: x\n---\nstatus: 202\n").unwrap();
         let s = Snapshots::new(&dir, SnapshotMode::Compare);
         assert_eq!(
-            s.check("a", "status: 202\n", Path::new("c.toml"), ""),
+            s.check("a", "status: 202\n", Path::new("c.toml"), &String::new),
             SnapshotResult::Matched
         );
-        match s.check("a", "status: 200\n", Path::new("c.toml"), "") {
+        match s.check("a", "status: 200\n", Path::new("c.toml"), &String::new) {
             SnapshotResult::Differs { diff, .. } => {
                 assert!(diff.contains("-status: 202\n+status: 200"), "{diff}")
             }
             other => panic!("{other:?}"),
         }
         assert_eq!(
-            s.check("b", "x", Path::new("c.toml"), ""),
+            s.check("b", "x", Path::new("c.toml"), &String::new),
             SnapshotResult::Missing { name: "b".into() }
         );
         assert!(!dir.join("b.snap").exists() && !dir.join("b.snap.new").exists());
@@ -376,7 +402,7 @@ mod tests {
         let _ = std::fs::remove_file(dir.join("gone.snap"));
         std::os::unix::fs::symlink(dir.join("nowhere"), dir.join("gone.snap")).unwrap();
         assert_eq!(
-            s.check("gone", "x", Path::new("c.toml"), ""),
+            s.check("gone", "x", Path::new("c.toml"), &String::new),
             SnapshotResult::Missing {
                 name: "gone".into()
             }
@@ -388,6 +414,37 @@ mod tests {
         let snapshot = insta::Snapshot::from_file(file).expect("insta reads it");
         let text = snapshot.as_text().expect("a text snapshot").to_string();
         comparable(&text).into_owned()
+    }
+
+    #[test]
+    fn prefetched_snapshots_are_read_before_the_trials_compare() {
+        let dir = std::env::temp_dir().join(format!("emconform-prefetch-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let write = |status: u16| {
+            let text = format!("---\nsource: x\n---\nstatus: {status}\n");
+            std::fs::write(dir.join("a.snap"), text).unwrap();
+        };
+        write(202);
+        let compared = Snapshots::new(&dir, SnapshotMode::Compare);
+        let recording = Snapshots::new(&dir, SnapshotMode::Record);
+        compared.prefetch(["a".to_string(), "missing".to_string()]);
+        recording.prefetch(["a".to_string()]);
+        // A change after the prefetch is not seen: what is compared was read by the prefetch
+        // (as a run reads each file once, whenever it first needs it).
+        write(500);
+        let check = |s: &Snapshots, name: &str| {
+            s.check(name, "status: 202", Path::new("c.toml"), &String::new)
+        };
+        assert_eq!(check(&compared, "a"), SnapshotResult::Matched);
+        assert_eq!(
+            check(&compared, "missing"),
+            SnapshotResult::Missing {
+                name: "missing".into()
+            }
+        );
+        // Recording reads nothing.
+        assert!(recording.stored.lock().unwrap().is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -405,6 +462,11 @@ mod tests {
             "---\nsource: x\nsnapshot_kind: text\n---\n\n  indented\ntrailing   \n\n",
             "---\nsource: x\n---\n",
             "---\nsource: x\n---\n---\nmore\n",
+            "---\nsource: x\n---   \nstatus: 202\n\n\n",
+            "---\r\nsource: x\r\n---\nstatus: 202\nno CR after the fence\n",
+            "---\nsource: x\n---\nstatus: 202\nlone\rCR\n",
+            "---\nsource: x\n---",
+            "---\nsource: x\n---\nno final line break",
         ];
         for (i, text) in made.iter().enumerate() {
             let file = dir.join(format!("made{i}.snap"));

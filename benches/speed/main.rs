@@ -194,7 +194,6 @@ impl Targets {
 fn profile(runs: usize, floor: bool) {
     let runtime = runtime();
     let specs = suite::project_specs();
-    let settings = suite::fixture_settings();
     let client = replay::plain_client();
     runtime.block_on(async {
         let mut capture = None;
@@ -210,6 +209,8 @@ fn profile(runs: usize, floor: bool) {
                 assert!(replayed.differing.is_empty(), "{:?}", replayed.differing);
                 continue;
             }
+            // Fresh settings (so a fresh snapshot store), as every run of the suite has.
+            let settings = suite::fixture_settings();
             let target = suite::fixture(Default::default()).await;
             let run = suite::run(&specs, &target, &settings, DEFAULT_TEST_THREADS_FIXTURE).await;
             assert!(

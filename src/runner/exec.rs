@@ -46,6 +46,15 @@ pub struct TrialSpec {
     pub format: Format,
 }
 
+impl TrialSpec {
+    /// The names of the snapshots this trial compares with, one per step that takes one.
+    pub fn snapshot_names(&self) -> impl Iterator<Item = String> + '_ {
+        (self.case.def.steps.iter())
+            .filter_map(|step| step.snapshot.as_ref())
+            .map(|snap| snapshot_name(&self.case.id, snap.get_ref(), self.format))
+    }
+}
+
 /// How a trial ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
@@ -98,8 +107,51 @@ impl TrialOutcome {
 
 /// A trial's placeholder values: built-ins, jobs, captures; plus the response while checking it.
 struct TrialVars<'a> {
+    /// Jobs and captures (never named as a built-in: the loader refuses such a capture).
     values: &'a BTreeMap<String, String>,
+    builtins: Builtins<'a>,
     response: Option<&'a Response>,
+}
+
+/// The values every trial of a run has (`base`, `api_version`, `user`) and those of its format
+/// (`format`, `mime`), looked up where they are instead of copied into each trial's map.
+#[derive(Clone, Copy)]
+struct Builtins<'a> {
+    target: &'a Target,
+    format: Format,
+}
+
+impl<'a> TrialVars<'a> {
+    fn new(
+        values: &'a BTreeMap<String, String>,
+        target: &'a Target,
+        format: Format,
+        response: Option<&'a Response>,
+    ) -> TrialVars<'a> {
+        TrialVars {
+            values,
+            builtins: Builtins { target, format },
+            response,
+        }
+    }
+}
+
+impl Builtins<'_> {
+    fn get(&self, name: &str) -> Option<String> {
+        Some(match name {
+            "base" => self
+                .target
+                .api_base
+                .as_str()
+                .trim_end_matches('/')
+                .to_string(),
+            "format" => self.format.name().to_string(),
+            "mime" => self.format.mime().to_string(),
+            "api_version" => self.target.api_version.clone(),
+            "user" => self.target.credentials.user.clone(),
+            _ => return None,
+        })
+    }
 }
 
 impl Vars for TrialVars<'_> {
@@ -107,7 +159,7 @@ impl Vars for TrialVars<'_> {
         match (name, self.response) {
             ("response.status", Some(r)) => Some(r.status.to_string()),
             ("response.body_length", Some(r)) => Some(r.body.len().to_string()),
-            _ => self.values.get(name).cloned(),
+            _ => (self.values.get(name).cloned()).or_else(|| self.builtins.get(name)),
         }
     }
 }
@@ -119,7 +171,7 @@ struct StepError(String);
 pub async fn run_trial(spec: &TrialSpec, target: &Target, settings: &RunSettings) -> TrialOutcome {
     let started = Instant::now();
     let _running = target.progress.trial(&spec.id);
-    let mut steps = Vec::new();
+    let mut steps = Vec::with_capacity(spec.case.def.steps.len());
     let verdict = run_steps(spec, target, settings, &mut steps).await;
     TrialOutcome {
         id: spec.id.clone(),
@@ -137,14 +189,6 @@ async fn run_steps(
 ) -> Verdict {
     let case = &spec.case;
     let mut values = BTreeMap::new();
-    values.insert(
-        "base".to_string(),
-        target.api_base.as_str().trim_end_matches('/').to_string(),
-    );
-    values.insert("format".to_string(), spec.format.name().to_string());
-    values.insert("mime".to_string(), spec.format.mime().to_string());
-    values.insert("api_version".to_string(), target.api_version.clone());
-    values.insert("user".to_string(), target.credentials.user.clone());
     if case.needs_portal_account() && target.portal_account.is_none() {
         return Verdict::Ignored(
             "this case needs a second account that is not a Portal Administrator (a Portal User): \
@@ -521,10 +565,7 @@ async fn send_step<T>(
                     .0
                     .iter()
                     .any(|e| e.status.get_ref().matches(response.status));
-                let checking = TrialVars {
-                    values,
-                    response: Some(&response),
-                };
+                let checking = TrialVars::new(values, target, spec.format, Some(&response));
                 !status_expected
                     || check::await_settled_on(&aw.until, &body, &checking).unwrap_or(true)
             }
@@ -623,10 +664,7 @@ async fn run_step(
     record: &mut StepRecord,
 ) -> Result<(), StepError> {
     let mut request = {
-        let vars = TrialVars {
-            values,
-            response: None,
-        };
+        let vars = TrialVars::new(values, target, spec.format, None);
         build_request(step, target, spec.format, &vars)?
     };
     let scope = StepScope {
@@ -715,7 +753,8 @@ fn check_answer(
             }),
         }
     }
-    check_expect(case, expect, response, &body, values, record);
+    let vars = TrialVars::new(values, target, spec.format, Some(response));
+    check_expect(case, expect, response, &body, &vars, record);
     let exchange = (request, response, Some(&body));
     take_snapshot(spec, step, settings, normalizer, record, exchange);
 }
@@ -725,16 +764,12 @@ fn check_expect(
     expect: &Expect,
     response: &Response,
     body: &LazyDocument,
-    values: &BTreeMap<String, String>,
+    vars: &TrialVars,
     record: &mut StepRecord,
 ) {
-    let vars = TrialVars {
-        values,
-        response: Some(response),
-    };
     record
         .mismatches
-        .extend(check::check_headers(case, &expect.headers, response, &vars));
+        .extend(check::check_headers(case, &expect.headers, response, vars));
     if expect.empty && !response.body.is_empty() {
         record.mismatches.push(Mismatch {
             subject: "body".into(),
@@ -753,7 +788,7 @@ fn check_expect(
         &expect.body,
         response,
         body,
-        &vars,
+        vars,
     ));
 }
 
@@ -785,12 +820,15 @@ fn take_snapshot(
     let text = normalizer.exchange_parsed(request, response, format, parsed);
     if let Some(snap) = step.snapshot.as_ref().filter(|_| !recording) {
         let name = snapshot_name(&spec.case.id, snap.get_ref(), spec.format);
-        let description = format!(
-            "{} — step {:?}, {}",
-            spec.case.def.title,
-            step.name.get_ref(),
-            spec.format
-        );
+        // For insta's metadata, written only with a new or changed snapshot.
+        let description = || {
+            format!(
+                "{} — step {:?}, {}",
+                spec.case.def.title,
+                step.name.get_ref(),
+                spec.format
+            )
+        };
         record.snapshot = settings
             .snapshots
             .check(&name, &text, &spec.case.path, &description);

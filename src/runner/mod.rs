@@ -119,6 +119,7 @@ pub async fn run_all(
     policy: Policy,
     concurrency: usize,
 ) -> Vec<TrialOutcome> {
+    prefetch_snapshots(specs, &settings, target.kind, policy);
     let limit = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
     let mut outcomes: Vec<Option<TrialOutcome>> = vec![None; specs.len()];
@@ -159,6 +160,20 @@ pub async fn run_all(
             })
         })
         .collect()
+}
+
+/// Reads the stored snapshots of those of `specs` that will run, before they start (see
+/// [`crate::snapshot::Snapshots::prefetch`]).
+pub fn prefetch_snapshots<'s>(
+    specs: impl IntoIterator<Item = &'s TrialSpec>,
+    settings: &RunSettings,
+    kind: TargetKind,
+    policy: Policy,
+) {
+    let running = (specs.into_iter()).filter(|spec| skip_reason(spec, kind, policy).is_none());
+    settings
+        .snapshots
+        .prefetch(running.flat_map(TrialSpec::snapshot_names));
 }
 
 /// The libtest-mimic trials for `specs`: named by trial id, with the level as the kind
