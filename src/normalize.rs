@@ -186,10 +186,10 @@ impl Normalizer {
     }
 
     /// Replaces every volatile value with its placeholder.
-    fn replace_volatile(&mut self, text: Cow<str>) -> String {
+    fn replace_volatile<'t>(&mut self, text: Cow<'t, str>) -> Cow<'t, str> {
         let mut found = next_volatile(&text, 0);
         if found.is_none() {
-            return text.into_owned();
+            return text;
         }
         let mut out = String::with_capacity(text.len());
         let mut last = 0;
@@ -201,11 +201,16 @@ impl Normalizer {
             found = next_volatile(&text, m.end);
         }
         out.push_str(&text[last..]);
-        out
+        Cow::Owned(out)
     }
 
     /// Replaces secrets, known values and volatile values in any text.
     pub fn text(&mut self, text: &str) -> String {
+        self.normalised(text).into_owned()
+    }
+
+    /// [`Normalizer::text`], borrowing the text when nothing in it changes (most header values).
+    fn normalised<'t>(&mut self, text: &'t str) -> Cow<'t, str> {
         let mut out = self.redactor.redacted(text);
         for (value, placeholder) in &self.known {
             if out.contains(value.as_str()) {
@@ -240,11 +245,16 @@ impl Normalizer {
             Some(q) => format!("{}?{q}", request.url.path()),
             None => request.url.path().to_string(),
         };
-        let _ = writeln!(out, "request: {} {}", request.method, self.text(&target));
+        let _ = writeln!(
+            out,
+            "request: {} {}",
+            request.method,
+            self.normalised(&target)
+        );
         let _ = writeln!(out, "status: {}", response.status);
         for name in KEPT_HEADERS {
             for value in response.header_all(name) {
-                let _ = writeln!(out, "{name}: {}", self.text(value));
+                let _ = writeln!(out, "{name}: {}", self.normalised(value));
             }
         }
         if response.header("content-length").is_some() {
@@ -262,7 +272,7 @@ impl Normalizer {
                     .unwrap_or_else(|e| with_note(Err(e), &response.text())),
                 None => canonical_body(&response.text(), format),
             };
-            out.push_str(&self.text(&body));
+            out.push_str(&self.normalised(&body));
         }
         if !out.ends_with('\n') {
             out.push('\n');

@@ -6,7 +6,7 @@
 //! goes through [`Redactor::redact`] first.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::ops::Range;
 use std::sync::{Arc, RwLock};
@@ -93,6 +93,8 @@ struct Registry {
     by_prefix: HashMap<[u8; 4], Vec<String>>,
     /// Bit `slot(prefix)` is set when some secret starts with `prefix` (65,536 bits).
     filter: Vec<u64>,
+    /// The secrets given to [`Redactor::add`] (each with all its forms filed above).
+    added: HashSet<String>,
 }
 
 /// Where a 4-byte prefix falls in [`Registry::filter`] (Fibonacci hashing to 16 bits).
@@ -167,6 +169,13 @@ impl Redactor {
     /// are), the decoded text are registered too. Values shorter than 4 characters are ignored: they
     /// would redact ordinary text.
     pub fn add(&self, secret: &str) {
+        // The session token comes back on many responses: once is enough.
+        if (self.secrets.read().unwrap_or_else(|e| e.into_inner()))
+            .added
+            .contains(secret)
+        {
+            return;
+        }
         let mut forms = vec![secret.to_string(), BASE64.encode(secret)];
         if let Ok(bytes) = BASE64.decode(secret.trim())
             && let Ok(text) = String::from_utf8(bytes)
@@ -175,6 +184,7 @@ impl Redactor {
             forms.push(text);
         }
         let mut registry = self.secrets.write().unwrap_or_else(|e| e.into_inner());
+        registry.added.insert(secret.to_string());
         for form in forms {
             registry.insert(form);
         }

@@ -113,24 +113,26 @@ struct TrialVars<'a> {
     response: Option<&'a Response>,
 }
 
-/// The values every trial of a run has (`base`, `api_version`, `user`) and those of its format
-/// (`format`, `mime`), looked up where they are instead of copied into each trial's map.
+/// The values every trial of a run has (`base`, `api_version`, `user`), those of its format
+/// (`format`, `mime`) and its jobs (`job.ROLE`, `job.ROLE.uid`, `job.ROLE.name`), looked up where
+/// they are instead of copied into each trial's map.
 #[derive(Clone, Copy)]
 struct Builtins<'a> {
     target: &'a Target,
     format: Format,
+    /// The trial's leased jobs by role.
+    jobs: &'a [(&'a str, JobInfo)],
 }
 
 impl<'a> TrialVars<'a> {
     fn new(
         values: &'a BTreeMap<String, String>,
-        target: &'a Target,
-        format: Format,
+        builtins: Builtins<'a>,
         response: Option<&'a Response>,
     ) -> TrialVars<'a> {
         TrialVars {
             values,
-            builtins: Builtins { target, format },
+            builtins,
             response,
         }
     }
@@ -149,9 +151,24 @@ impl Builtins<'_> {
             "mime" => self.format.mime().to_string(),
             "api_version" => self.target.api_version.clone(),
             "user" => self.target.credentials.user.clone(),
-            _ => return None,
+            _ => return job_value(self.jobs, name),
         })
     }
+}
+
+/// `job.ROLE` (the job's id), `job.ROLE.uid` or `job.ROLE.name` of the trial's `jobs`.
+fn job_value(jobs: &[(&str, JobInfo)], name: &str) -> Option<String> {
+    let rest = name.strip_prefix("job.")?;
+    let (role, field) = match rest.rsplit_once('.') {
+        Some((role, field @ ("uid" | "name"))) => (role, field),
+        _ => (rest, "id"),
+    };
+    let (_, job) = jobs.iter().find(|(r, _)| *r == role)?;
+    Some(match field {
+        "uid" => job.uid.clone(),
+        "name" => job.name.clone(),
+        _ => job.id.clone(),
+    })
 }
 
 impl Vars for TrialVars<'_> {
@@ -197,6 +214,7 @@ async fn run_steps(
         );
     }
     let mut known = Vec::new();
+    let mut jobs = Vec::new();
     for role in case.job_roles() {
         let job: JobInfo = match target.lease_job(role, case.has_side_effects()).await {
             Ok(job) => job,
@@ -205,12 +223,15 @@ async fn run_steps(
                 return Verdict::Failed(target.redactor.redact(&problem));
             }
         };
-        values.insert(format!("job.{role}"), job.id.clone());
-        values.insert(format!("job.{role}.uid"), job.uid.clone());
-        values.insert(format!("job.{role}.name"), job.name.clone());
         known.push((job.id.clone(), format!("<job:{role}>")));
         known.push((job.name.clone(), format!("<job-name:{role}>")));
+        jobs.push((role, job));
     }
+    let builtins = Builtins {
+        target,
+        format: spec.format,
+        jobs: &jobs,
+    };
     let mut normalizer = Normalizer::new(target.redactor.clone(), target.origin(), known);
     let mut outcomes: BTreeMap<String, Option<String>> = BTreeMap::new();
     // Snapshot differences do not stop the trial (later steps still run and are compared), so a
@@ -240,10 +261,13 @@ async fn run_steps(
         let mut record = skipped_record(&name, String::new());
         record.skipped = None;
         let result = run_step(
-            spec,
-            step,
-            target,
-            settings,
+            StepScope {
+                spec,
+                step,
+                target,
+                settings,
+                builtins,
+            },
             &mut values,
             &mut normalizer,
             &mut record,
@@ -500,13 +524,15 @@ struct Answer<'a> {
     body: LazyDocument<'a>,
 }
 
-/// What a step runs in: its trial, itself, the target and the run's settings.
+/// What a step runs in: its trial, itself, the target, the run's settings and the trial's
+/// built-in values.
 #[derive(Clone, Copy)]
 struct StepScope<'a> {
     spec: &'a TrialSpec,
     step: &'a Step,
     target: &'a Target,
     settings: &'a RunSettings,
+    builtins: Builtins<'a>,
 }
 
 /// Sends the request, re-sending while an `await` condition does not hold, and hands the
@@ -517,6 +543,7 @@ async fn send_step<T>(
         step,
         target,
         settings,
+        builtins,
     }: StepScope<'_>,
     request: &mut OutgoingRequest,
     values: &mut BTreeMap<String, String>,
@@ -565,7 +592,7 @@ async fn send_step<T>(
                     .0
                     .iter()
                     .any(|e| e.status.get_ref().matches(response.status));
-                let checking = TrialVars::new(values, target, spec.format, Some(&response));
+                let checking = TrialVars::new(values, builtins, Some(&response));
                 !status_expected
                     || check::await_settled_on(&aw.until, &body, &checking).unwrap_or(true)
             }
@@ -655,23 +682,14 @@ fn capture_value(
 }
 
 async fn run_step(
-    spec: &TrialSpec,
-    step: &Step,
-    target: &Target,
-    settings: &RunSettings,
+    scope: StepScope<'_>,
     values: &mut BTreeMap<String, String>,
     normalizer: &mut Normalizer,
     record: &mut StepRecord,
 ) -> Result<(), StepError> {
     let mut request = {
-        let vars = TrialVars::new(values, target, spec.format, None);
-        build_request(step, target, spec.format, &vars)?
-    };
-    let scope = StepScope {
-        spec,
-        step,
-        target,
-        settings,
+        let vars = TrialVars::new(values, scope.builtins, None);
+        build_request(scope.step, scope.target, scope.spec.format, &vars)?
     };
     // `send_step` keeps the response in the record; the request goes there after it.
     let finish = |record: &mut StepRecord,
@@ -694,6 +712,7 @@ fn check_answer(
         step,
         target,
         settings,
+        builtins,
     }: StepScope,
     values: &mut BTreeMap<String, String>,
     normalizer: &mut Normalizer,
@@ -753,7 +772,7 @@ fn check_answer(
             }),
         }
     }
-    let vars = TrialVars::new(values, target, spec.format, Some(response));
+    let vars = TrialVars::new(values, builtins, Some(response));
     check_expect(case, expect, response, &body, &vars, record);
     let exchange = (request, response, Some(&body));
     take_snapshot(spec, step, settings, normalizer, record, exchange);
@@ -834,4 +853,25 @@ fn take_snapshot(
             .check(&name, &text, &spec.case.path, &description);
     }
     record.normalised = Some(text);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_placeholders_name_the_leased_jobs() {
+        let failed = JobInfo::new("5b6c0f44-1a2b-4c3d-8e9f-001122334455", "Nightly");
+        let copy = JobInfo::new("0c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5", "Copy.uid");
+        let jobs = [("failed", failed.clone()), ("backup-copy", copy.clone())];
+        let get = |name| job_value(&jobs, name);
+        assert_eq!(get("job.failed"), Some(failed.id.clone()));
+        assert_eq!(get("job.failed.uid"), Some(failed.uid.clone()));
+        assert_eq!(get("job.failed.name"), Some("Nightly".into()));
+        assert_eq!(get("job.backup-copy"), Some(copy.id.clone()));
+        assert_eq!(get("job.backup-copy.name"), Some("Copy.uid".into()));
+        assert_eq!(get("job.succeeded"), None, "not a job of this trial");
+        assert_eq!(get("job.failed.id"), None, "no such field");
+        assert_eq!(get("failed"), None);
+    }
 }
