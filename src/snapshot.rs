@@ -217,9 +217,9 @@ impl Snapshots {
         }
     }
 
-    /// Reads the stored snapshots `names` now, in one go, before the trials that compare with
-    /// them start. Reading them one by one as trials reach them, between their requests, cost
-    /// several times more (measured: `cargo bench --bench speed`, README, Performance).
+    /// Reads the stored snapshots `names` now, one after the other (a run does it on a thread of
+    /// its own as it starts). Read one by one as trials reach them, between their requests, they
+    /// cost several times more (measured: `cargo bench --bench speed`, README, Performance).
     pub fn prefetch(&self, names: impl IntoIterator<Item = String>) {
         if !matches!(self.mode, SnapshotMode::Assert | SnapshotMode::Compare) {
             return;

@@ -348,7 +348,14 @@ pub fn run_suite(mut args: RunArgs) -> ExitCode {
         TargetKind::Fixture
     };
     let needed = skips::needed_roles(&selected, kind, policy);
-    runner::prefetch_snapshots(selected.iter().copied(), &context.settings, kind, policy);
+    // Read while the target starts and the session opens.
+    let _prefetch = runner::prefetch_snapshots(
+        selected.iter().copied(),
+        &context.settings,
+        kind,
+        policy,
+        runtime.handle(),
+    );
     let redactor = Redactor::new();
     let progress = if args.progress || (remote && std::io::stderr().is_terminal()) {
         Progress::to_stderr(PROGRESS_INTERVAL)

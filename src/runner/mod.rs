@@ -119,7 +119,13 @@ pub async fn run_all(
     policy: Policy,
     concurrency: usize,
 ) -> Vec<TrialOutcome> {
-    prefetch_snapshots(specs, &settings, target.kind, policy);
+    let prefetched = prefetch_snapshots(
+        specs,
+        &settings,
+        target.kind,
+        policy,
+        &tokio::runtime::Handle::current(),
+    );
     let limit = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
     let mut outcomes: Vec<Option<TrialOutcome>> = vec![None; specs.len()];
@@ -148,6 +154,8 @@ pub async fn run_all(
     while let Some(joined) = tasks.join_next().await {
         collect(joined, &mut outcomes);
     }
+    // Long done by now; waited for so that no read outlives the run.
+    let _ = prefetched.await;
     outcomes
         .into_iter()
         .zip(specs)
@@ -162,18 +170,22 @@ pub async fn run_all(
         .collect()
 }
 
-/// Reads the stored snapshots of those of `specs` that will run, before they start (see
-/// [`crate::snapshot::Snapshots::prefetch`]).
+/// Starts reading the stored snapshots of those of `specs` that will run, in the order they will
+/// need them, on a thread of `runtime`'s blocking pool: beside the run's start (logon, the first
+/// trials' first requests) instead of in the trials' way (see
+/// [`crate::snapshot::Snapshots::prefetch`]). A trial that needs a snapshot before it is read
+/// reads it itself.
 pub fn prefetch_snapshots<'s>(
     specs: impl IntoIterator<Item = &'s TrialSpec>,
     settings: &RunSettings,
     kind: TargetKind,
     policy: Policy,
-) {
+    runtime: &tokio::runtime::Handle,
+) -> tokio::task::JoinHandle<()> {
     let running = (specs.into_iter()).filter(|spec| skip_reason(spec, kind, policy).is_none());
-    settings
-        .snapshots
-        .prefetch(running.flat_map(TrialSpec::snapshot_names));
+    let names: Vec<String> = running.flat_map(TrialSpec::snapshot_names).collect();
+    let snapshots = settings.snapshots.clone();
+    runtime.spawn_blocking(move || snapshots.prefetch(names))
 }
 
 /// The libtest-mimic trials for `specs`: named by trial id, with the level as the kind
