@@ -105,53 +105,26 @@ impl TrialOutcome {
     }
 }
 
-/// A trial's placeholder values: built-ins, jobs, captures; plus the response while checking it.
+/// A trial's placeholder values: captures in `values`; the built-ins (`base`, `api_version`,
+/// `user`, `format`, `mime`, `job.ROLE…`) looked up in the step's scope instead of copied into
+/// every trial's map; the response while checking it.
 struct TrialVars<'a> {
-    /// Jobs and captures (never named as a built-in: the loader refuses such a capture).
+    /// Captures (never named as a built-in: the loader refuses such a capture).
     values: &'a BTreeMap<String, String>,
-    builtins: Builtins<'a>,
+    scope: StepScope<'a>,
     response: Option<&'a Response>,
 }
 
-/// The values every trial of a run has (`base`, `api_version`, `user`), those of its format
-/// (`format`, `mime`) and its jobs (`job.ROLE`, `job.ROLE.uid`, `job.ROLE.name`), looked up where
-/// they are instead of copied into each trial's map.
-#[derive(Clone, Copy)]
-struct Builtins<'a> {
-    target: &'a Target,
-    format: Format,
-    /// The trial's leased jobs by role.
-    jobs: &'a [(&'a str, JobInfo)],
-}
-
-impl<'a> TrialVars<'a> {
-    fn new(
-        values: &'a BTreeMap<String, String>,
-        builtins: Builtins<'a>,
-        response: Option<&'a Response>,
-    ) -> TrialVars<'a> {
-        TrialVars {
-            values,
-            builtins,
-            response,
-        }
-    }
-}
-
-impl Builtins<'_> {
-    fn get(&self, name: &str) -> Option<String> {
+impl TrialVars<'_> {
+    fn builtin(&self, name: &str) -> Option<String> {
+        let StepScope { spec, target, .. } = self.scope;
         Some(match name {
-            "base" => self
-                .target
-                .api_base
-                .as_str()
-                .trim_end_matches('/')
-                .to_string(),
-            "format" => self.format.name().to_string(),
-            "mime" => self.format.mime().to_string(),
-            "api_version" => self.target.api_version.clone(),
-            "user" => self.target.credentials.user.clone(),
-            _ => return job_value(self.jobs, name),
+            "base" => target.api_base.as_str().trim_end_matches('/').to_string(),
+            "format" => spec.format.name().to_string(),
+            "mime" => spec.format.mime().to_string(),
+            "api_version" => target.api_version.clone(),
+            "user" => target.credentials.user.clone(),
+            _ => return job_value(self.scope.jobs, name),
         })
     }
 }
@@ -176,7 +149,7 @@ impl Vars for TrialVars<'_> {
         match (name, self.response) {
             ("response.status", Some(r)) => Some(r.status.to_string()),
             ("response.body_length", Some(r)) => Some(r.body.len().to_string()),
-            _ => (self.values.get(name).cloned()).or_else(|| self.builtins.get(name)),
+            _ => (self.values.get(name).cloned()).or_else(|| self.builtin(name)),
         }
     }
 }
@@ -227,11 +200,6 @@ async fn run_steps(
         known.push((job.name.clone(), format!("<job-name:{role}>")));
         jobs.push((role, job));
     }
-    let builtins = Builtins {
-        target,
-        format: spec.format,
-        jobs: &jobs,
-    };
     let mut normalizer = Normalizer::new(target.redactor.clone(), target.origin(), known);
     let mut outcomes: BTreeMap<String, Option<String>> = BTreeMap::new();
     // Snapshot differences do not stop the trial (later steps still run and are compared), so a
@@ -266,7 +234,7 @@ async fn run_steps(
                 step,
                 target,
                 settings,
-                builtins,
+                jobs: &jobs,
             },
             &mut values,
             &mut normalizer,
@@ -525,31 +493,32 @@ struct Answer<'a> {
 }
 
 /// What a step runs in: its trial, itself, the target, the run's settings and the trial's
-/// built-in values.
+/// leased jobs (by role).
 #[derive(Clone, Copy)]
 struct StepScope<'a> {
     spec: &'a TrialSpec,
     step: &'a Step,
     target: &'a Target,
     settings: &'a RunSettings,
-    builtins: Builtins<'a>,
+    jobs: &'a [(&'a str, JobInfo)],
 }
 
 /// Sends the request, re-sending while an `await` condition does not hold, and hands the
 /// response it ends with to `finish` (then keeps it in the record; the caller keeps the request).
 async fn send_step<T>(
-    StepScope {
-        spec,
-        step,
-        target,
-        settings,
-        builtins,
-    }: StepScope<'_>,
+    scope: StepScope<'_>,
     request: &mut OutgoingRequest,
     values: &mut BTreeMap<String, String>,
     record: &mut StepRecord,
     finish: impl FnOnce(&mut StepRecord, &mut BTreeMap<String, String>, &OutgoingRequest, Answer) -> T,
 ) -> Result<T, StepError> {
+    let StepScope {
+        spec,
+        step,
+        target,
+        settings,
+        ..
+    } = scope;
     let deadline = (step.await_.as_ref())
         .and_then(|aw| aw.deadline)
         .unwrap_or(settings.await_deadline);
@@ -592,7 +561,11 @@ async fn send_step<T>(
                     .0
                     .iter()
                     .any(|e| e.status.get_ref().matches(response.status));
-                let checking = TrialVars::new(values, builtins, Some(&response));
+                let checking = TrialVars {
+                    values,
+                    scope,
+                    response: Some(&response),
+                };
                 !status_expected
                     || check::await_settled_on(&aw.until, &body, &checking).unwrap_or(true)
             }
@@ -688,7 +661,11 @@ async fn run_step(
     record: &mut StepRecord,
 ) -> Result<(), StepError> {
     let mut request = {
-        let vars = TrialVars::new(values, scope.builtins, None);
+        let vars = TrialVars {
+            values,
+            scope,
+            response: None,
+        };
         build_request(scope.step, scope.target, scope.spec.format, &vars)?
     };
     // `send_step` keeps the response in the record; the request goes there after it.
@@ -707,19 +684,20 @@ async fn run_step(
 /// Checks the answer a step ended with: picks the `expect` alternative, keeps captures, checks
 /// headers and body, compares the snapshot.
 fn check_answer(
-    StepScope {
-        spec,
-        step,
-        target,
-        settings,
-        builtins,
-    }: StepScope,
+    scope: StepScope,
     values: &mut BTreeMap<String, String>,
     normalizer: &mut Normalizer,
     record: &mut StepRecord,
     request: &OutgoingRequest,
     Answer { response, body }: Answer,
 ) {
+    let StepScope {
+        spec,
+        step,
+        target,
+        settings,
+        ..
+    } = scope;
     let case = &spec.case;
     let Some(expect) = step
         .expect
@@ -772,7 +750,11 @@ fn check_answer(
             }),
         }
     }
-    let vars = TrialVars::new(values, builtins, Some(response));
+    let vars = TrialVars {
+        values,
+        scope,
+        response: Some(response),
+    };
     check_expect(case, expect, response, &body, &vars, record);
     let exchange = (request, response, Some(&body));
     take_snapshot(spec, step, settings, normalizer, record, exchange);
