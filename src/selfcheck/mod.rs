@@ -111,7 +111,7 @@ pub struct Options {
     /// For the availability faults (a request never answered, a task never finished): short,
     /// because their verdict is due at exactly these bounds.
     pub hanging: Bounds,
-    /// Trials in flight per run.
+    /// Trials in flight per run (a run whose trials wait out a bound has them all in flight).
     pub trials_at_once: usize,
     /// Runs in flight at once.
     pub runs_at_once: usize,
@@ -275,7 +275,14 @@ async fn run_subject(
     let work = async {
         let target = Arc::new(start(subject, http.map_err(SetupError::Config)?).await?);
         let settings = Arc::new(run_settings(bounds.await_deadline));
-        Ok::<_, SetupError>(run_all(trials, target, settings, POLICY, options.trials_at_once).await)
+        // Trials that sit out a bound cost nothing while they wait: all of them at once make
+        // the run one bound long instead of one per wave of `trials_at_once`.
+        let at_once = if subject.waits() {
+            trials.len()
+        } else {
+            options.trials_at_once
+        };
+        Ok::<_, SetupError>(run_all(trials, target, settings, POLICY, at_once).await)
     };
     let (outcomes, problem) = match tokio::time::timeout(options.run_limit, work).await {
         Ok(Ok(outcomes)) => (outcomes, None),
