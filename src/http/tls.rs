@@ -13,7 +13,6 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
-use rustls_platform_verifier::BuilderVerifierExt;
 
 /// Which certificates a run trusts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -87,9 +86,10 @@ fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsSet
 
 /// Builds the client TLS configuration for `trust`. HTTP/1.1 only: that is what EM speaks.
 ///
-/// The platform's is built once per process and shared: building it reads and parses every
-/// certificate of the system's trust store, which cost more than a whole run of the suite against
-/// the fixture, and a process that sets up many targets (the harness's own tests) paid it each time.
+/// The platform's is built once per process and shared, and its verifier reads the system's
+/// trust store only when it checks its first certificate ([`LazyPlatformVerifier`]): reading and
+/// parsing every certificate there costs more than a whole run of the suite against the fixture,
+/// which never speaks TLS.
 pub fn client_config(trust: &Trust) -> Result<Arc<ClientConfig>, TlsSetupError> {
     static PLATFORM: OnceLock<Arc<ClientConfig>> = OnceLock::new();
     if *trust != Trust::Platform {
@@ -108,7 +108,10 @@ fn build_client_config(trust: &Trust) -> Result<Arc<ClientConfig>, TlsSetupError
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()?;
     let mut config = match trust {
-        Trust::Platform => builder.with_platform_verifier()?.with_no_client_auth(),
+        Trust::Platform => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(LazyPlatformVerifier::new(provider)))
+            .with_no_client_auth(),
         Trust::CaCert(path) => {
             let mut roots = rustls::RootCertStore::empty();
             for cert in read_certificates(path)? {
@@ -126,6 +129,78 @@ fn build_client_config(trust: &Trust) -> Result<Arc<ClientConfig>, TlsSetupError
     };
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
+}
+
+/// The platform's verifier (`rustls-platform-verifier`: the system's trust store and WebPKI),
+/// made when the first certificate is to be checked. Making it reads the whole trust store (on
+/// Linux, every file of `/etc/ssl/certs`): a run that speaks only plain HTTP (the embedded
+/// fixture, each of nextest's one-trial processes) never pays for it. When the store cannot be
+/// read, every handshake fails with its reason.
+#[derive(Debug)]
+struct LazyPlatformVerifier {
+    provider: Arc<CryptoProvider>,
+    made: OnceLock<Result<rustls_platform_verifier::Verifier, rustls::Error>>,
+}
+
+impl LazyPlatformVerifier {
+    fn new(provider: Arc<CryptoProvider>) -> Self {
+        LazyPlatformVerifier {
+            provider,
+            made: OnceLock::new(),
+        }
+    }
+
+    fn verifier(&self) -> Result<&rustls_platform_verifier::Verifier, rustls::Error> {
+        let made = self
+            .made
+            .get_or_init(|| rustls_platform_verifier::Verifier::new(self.provider.clone()));
+        made.as_ref().map_err(Clone::clone)
+    }
+
+    /// Whether the trust store has been read.
+    #[cfg(test)]
+    fn is_made(&self) -> bool {
+        self.made.get().is_some()
+    }
+}
+
+impl ServerCertVerifier for LazyPlatformVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        (self.verifier()?).verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        (self.verifier()?).verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        (self.verifier()?).verify_tls13_signature(message, cert, dss)
+    }
+
+    /// What the platform's verifier says too (WebPKI checks with the provider's algorithms), without
+    /// reading the trust store to say it: a client hello asks before any certificate arrives.
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
 }
 
 /// The verifier behind `--insecure`: accepts any certificate, still checks handshake signatures.
@@ -185,6 +260,28 @@ mod tests {
     fn builds_each_policy() {
         assert!(client_config(&Trust::Platform).is_ok());
         assert!(client_config(&Trust::Insecure).is_ok());
+    }
+
+    #[test]
+    fn the_trust_store_is_read_at_the_first_certificate_and_then_checks_it() {
+        let verifier = LazyPlatformVerifier::new(provider());
+        assert!(!verifier.supported_verify_schemes().is_empty());
+        assert!(!verifier.is_made(), "a client hello needs no trust store");
+
+        // A self-signed certificate, as Enterprise Manager's own: the platform does not trust it.
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["em.example".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let name = ServerName::try_from("em.example").unwrap();
+        let verdict = verifier.verify_server_cert(cert.der(), &[], &name, &[], UnixTime::now());
+        assert!(verifier.is_made());
+        let err = verdict.unwrap_err().to_string();
+        assert!(
+            err.contains("UnknownIssuer") || err.contains("unknown issuer"),
+            "{err}"
+        );
     }
 
     #[test]
