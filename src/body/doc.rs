@@ -251,17 +251,14 @@ fn select_xml(root: XmlNode, path: &ResolvedPath, namespace: &str) -> Lookup {
     for segment in &path.segments {
         match segment {
             Segment::Element { name, predicates } => {
-                let named: Vec<XmlNode> = nodes
+                let mut kept: Vec<XmlNode> = nodes
                     .iter()
                     .flat_map(|n| xml_children(*n, name, namespace))
                     .collect();
-                let kept: Vec<XmlNode> = named
-                    .iter()
-                    .copied()
-                    .filter(|n| xml_matches(*n, predicates, namespace))
-                    .collect();
+                let named = !kept.is_empty();
+                kept.retain(|n| xml_matches(*n, predicates, namespace));
                 if kept.is_empty() {
-                    let hint = xml_missing_element(&nodes, name, namespace, !named.is_empty());
+                    let hint = xml_missing_element(&nodes, name, namespace, named);
                     return Lookup {
                         values: Vec::new(),
                         hint: Some(hint),
@@ -436,23 +433,20 @@ fn select_json(root: &Value, path: &ResolvedPath) -> Lookup {
             Segment::Element { name, predicates } => (name, predicates.as_slice(), true),
             Segment::Attribute(name) => (name, &[][..], false),
         };
-        let mut named = Vec::new();
+        let mut kept = Vec::new();
         for n in &nodes {
-            json_step(*n, name, element, &mut named);
+            json_step(*n, name, element, &mut kept);
         }
-        let kept: Vec<JsonNode> = named
-            .iter()
-            .copied()
-            .filter(|n| {
-                predicates
-                    .iter()
-                    .all(|p| json_field(*n, &p.field).as_deref() == Some(p.value.as_str()))
-            })
-            .collect();
+        let named = !kept.is_empty();
+        kept.retain(|n| {
+            predicates
+                .iter()
+                .all(|p| json_field(*n, &p.field).as_deref() == Some(p.value.as_str()))
+        });
         if kept.is_empty() {
             return Lookup {
                 values: Vec::new(),
-                hint: Some(json_missing(&nodes, name, !named.is_empty())),
+                hint: Some(json_missing(&nodes, name, named)),
             };
         }
         nodes = kept;
