@@ -189,23 +189,8 @@ pub fn load_cases(root: &Path) -> Result<Vec<Case>, Vec<LoadError>> {
         errors.push(LoadError::whole(root, "no case files (*.toml) here"));
     }
     let mut cases = Vec::new();
-    for file in files {
-        let shown = display_path(&file);
-        let id = match case_id(root, &file) {
-            Ok(id) => id,
-            Err(e) => {
-                errors.push(LoadError::whole(&shown, e));
-                continue;
-            }
-        };
-        let text = match std::fs::read_to_string(&file) {
-            Ok(t) => t,
-            Err(e) => {
-                errors.push(LoadError::whole(&shown, format!("cannot read: {e}")));
-                continue;
-            }
-        };
-        match load_case(id, &shown, &text) {
+    for loaded in load_files(root, &files) {
+        match loaded {
             Ok(case) => cases.push(case),
             Err(e) => errors.push(e),
         }
@@ -216,6 +201,55 @@ pub fn load_cases(root: &Path) -> Result<Vec<Case>, Vec<LoadError>> {
     } else {
         Err(errors)
     }
+}
+
+/// How many case files make it worth parsing on more than one thread.
+const FILES_PER_THREAD: usize = 32;
+
+/// Reads and parses `files`, in their order. Parsing TOML is almost all of loading, so a large
+/// suite is split into one contiguous share per core, each parsed on a thread of its own.
+fn load_files(root: &Path, files: &[PathBuf]) -> Vec<Result<Case, LoadError>> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = cores.min(files.len() / FILES_PER_THREAD).max(1);
+    if threads == 1 {
+        return files.iter().map(|file| load_file(root, file)).collect();
+    }
+    let share = files.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = files
+            .chunks(share)
+            .map(|chunk| {
+                scope.spawn(move || {
+                    (chunk.iter())
+                        .map(|file| load_file(root, file))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut loaded = Vec::with_capacity(files.len());
+        for (handle, chunk) in handles.into_iter().zip(files.chunks(share)) {
+            match handle.join() {
+                Ok(results) => loaded.extend(results),
+                // A parser panic is a bug; each file still gets an error, not a crash.
+                Err(_) => loaded.extend(chunk.iter().map(|file| {
+                    Err(LoadError::whole(
+                        &display_path(file),
+                        "loading this file failed unexpectedly (a bug in emconform)",
+                    ))
+                })),
+            }
+        }
+        loaded
+    })
+}
+
+/// Reads and parses one case file.
+fn load_file(root: &Path, file: &Path) -> Result<Case, LoadError> {
+    let shown = display_path(file);
+    let id = case_id(root, file).map_err(|e| LoadError::whole(&shown, e))?;
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| LoadError::whole(&shown, format!("cannot read: {e}")))?;
+    load_case(id, &shown, &text)
 }
 
 /// `file` relative to the working directory when it is under it.
@@ -696,6 +730,45 @@ expect = { status = 200 }
             "jobs::retry::failed_job"
         );
         assert!(case_id(root, Path::new("cases/Jobs/x.toml")).is_err());
+    }
+
+    /// A large suite is parsed on more than one thread (on a machine with more than one core),
+    /// and still comes back in order, with every error in file order.
+    #[test]
+    fn a_large_suite_loads_in_order_with_every_error() {
+        let root = std::env::temp_dir().join(format!("emconform-load-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let count = FILES_PER_THREAD * 4 + 3;
+        for n in 0..count {
+            let folder = root.join(format!("g{}", n / 50));
+            std::fs::create_dir_all(&folder).unwrap();
+            std::fs::write(folder.join(format!("c{n:03}.toml")), GOOD).unwrap();
+        }
+        let cases = load_cases(&root).unwrap();
+        let ids: Vec<&str> = cases.iter().map(|c| c.id.as_str()).collect();
+        let mut expected: Vec<String> = (0..count)
+            .map(|n| format!("g{}::c{n:03}", n / 50))
+            .collect();
+        expected.sort();
+        assert_eq!(ids, expected);
+
+        let bad = GOOD.replace("status = 202", "statsu = 202");
+        for n in [1, count / 2, count - 1] {
+            let file = root.join(format!("g{}/c{n:03}.toml", n / 50));
+            std::fs::write(file, &bad).unwrap();
+        }
+        let errors = load_cases(&root).unwrap_err();
+        let shown: Vec<String> = errors
+            .iter()
+            .map(|e| e.file.display().to_string())
+            .collect();
+        let broken: Vec<String> = [1, count / 2, count - 1]
+            .iter()
+            .map(|n| root.join(format!("g{}/c{n:03}.toml", n / 50)))
+            .map(|f| display_path(&f).display().to_string())
+            .collect();
+        assert_eq!(shown, broken);
+        let _ = std::fs::remove_dir_all(&root);
     }
 
     #[test]
