@@ -60,6 +60,10 @@ pub fn advice(reason: &str) -> &'static str {
     } else if has(&["Expired", "expired", "NotValidYet"]) {
         "The certificate is outside its validity period (or this machine's clock is wrong): renew \
          it on the server; --insecure skips verification altogether"
+    } else if has(&["No CA certificates"]) {
+        "This machine's trust store holds no certificate emconform can read: install the CA \
+         certificates (on Debian and Ubuntu, the ca-certificates package) or point SSL_CERT_FILE or \
+         SSL_CERT_DIR at them; to trust just the server's certificate, pass it with --ca-cert FILE"
     } else if has(&["InvalidContentType", "corrupt message", "InvalidMessage"]) {
         "The server did not answer with TLS: check the port, or use http:// if it serves plain HTTP"
     } else {
@@ -98,7 +102,6 @@ pub fn client_config(trust: &Trust) -> Result<Arc<ClientConfig>, TlsSetupError> 
     if let Some(config) = PLATFORM.get() {
         return Ok(config.clone());
     }
-    // A failure is not kept: the next target tries again.
     let config = build_client_config(trust)?;
     Ok(PLATFORM.get_or_init(|| config).clone())
 }
@@ -135,11 +138,12 @@ fn build_client_config(trust: &Trust) -> Result<Arc<ClientConfig>, TlsSetupError
 /// made when the first certificate is to be checked. Making it reads the whole trust store (on
 /// Linux, every file of `/etc/ssl/certs`): a run that speaks only plain HTTP (the embedded
 /// fixture, each of nextest's one-trial processes) never pays for it. When the store cannot be
-/// read, every handshake fails with its reason.
+/// read, the handshake fails with the reason ([`advice`] says what to do), and the next one reads
+/// it again.
 #[derive(Debug)]
 struct LazyPlatformVerifier {
     provider: Arc<CryptoProvider>,
-    made: OnceLock<Result<rustls_platform_verifier::Verifier, rustls::Error>>,
+    made: OnceLock<rustls_platform_verifier::Verifier>,
 }
 
 impl LazyPlatformVerifier {
@@ -151,10 +155,12 @@ impl LazyPlatformVerifier {
     }
 
     fn verifier(&self) -> Result<&rustls_platform_verifier::Verifier, rustls::Error> {
-        let made = self
-            .made
-            .get_or_init(|| rustls_platform_verifier::Verifier::new(self.provider.clone()));
-        made.as_ref().map_err(Clone::clone)
+        if let Some(made) = self.made.get() {
+            return Ok(made);
+        }
+        // Two first handshakes at once may both read the store; one of the verifiers is kept.
+        let made = rustls_platform_verifier::Verifier::new(self.provider.clone())?;
+        Ok(self.made.get_or_init(|| made))
     }
 
     /// Whether the trust store has been read.
@@ -265,7 +271,11 @@ mod tests {
     #[test]
     fn the_trust_store_is_read_at_the_first_certificate_and_then_checks_it() {
         let verifier = LazyPlatformVerifier::new(provider());
-        assert!(!verifier.supported_verify_schemes().is_empty());
+        let platform = rustls_platform_verifier::Verifier::new(provider()).unwrap();
+        assert_eq!(
+            verifier.supported_verify_schemes(),
+            platform.supported_verify_schemes()
+        );
         assert!(!verifier.is_made(), "a client hello needs no trust store");
 
         // A self-signed certificate, as Enterprise Manager's own: the platform does not trust it.
@@ -293,6 +303,10 @@ mod tests {
         );
         assert!(advice("invalid peer certificate: Expired").contains("validity period"));
         assert!(advice("received corrupt message of type InvalidContentType").contains("http://"));
+        assert!(
+            advice("unexpected error: No CA certificates were loaded from the system")
+                .contains("SSL_CERT_FILE")
+        );
         assert!(advice("something else").starts_with("To trust"));
     }
 

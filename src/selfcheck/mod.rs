@@ -111,7 +111,7 @@ pub struct Options {
     /// For the availability faults (a request never answered, a task never finished): short,
     /// because their verdict is due at exactly these bounds.
     pub hanging: Bounds,
-    /// Trials in flight per run (a run whose trials wait out a bound has them all in flight).
+    /// Trials in flight per run (a run whose trials wait out a bound has up to 256 in flight).
     pub trials_at_once: usize,
     /// Runs in flight at once.
     pub runs_at_once: usize,
@@ -169,8 +169,7 @@ pub async fn run(trials: Vec<TrialSpec>, options: Options) -> SelfCheck {
     let subjects = Subject::all();
     let shared = Arc::new(trials);
     let limit = Arc::new(tokio::sync::Semaphore::new(options.runs_at_once.max(1)));
-    // One client per request timeout, not one per run (making one loads the platform's
-    // certificates).
+    // One client per request timeout, not one per run.
     let mut clients: BTreeMap<Duration, Result<HttpClient, String>> = BTreeMap::new();
     // Runs that may wait out their bounds start first, so that their waits do not make the
     // check's tail: the availability faults, then the others (a fault can keep a task from ever
@@ -222,6 +221,10 @@ pub async fn run(trials: Vec<TrialSpec>, options: Options) -> SelfCheck {
         runs,
     }
 }
+
+/// At most this many trials of a run that waits out its bounds are in flight at once (two file
+/// descriptors each, in this process), so that a large suite stays within the usual limit of 1,024.
+const WAITING_AT_ONCE: usize = 256;
 
 /// Starts the fixture `subject` describes and logs on to it with `http`.
 pub async fn start(subject: Subject, http: HttpClient) -> Result<Target, SetupError> {
@@ -276,9 +279,10 @@ async fn run_subject(
         let target = Arc::new(start(subject, http.map_err(SetupError::Config)?).await?);
         let settings = Arc::new(run_settings(bounds.await_deadline));
         // Trials that sit out a bound cost nothing while they wait: all of them at once make
-        // the run one bound long instead of one per wave of `trials_at_once`.
+        // the run one bound long instead of one per wave of `trials_at_once`. Up to a limit:
+        // each waiting trial holds a connection open at both ends.
         let at_once = if subject.waits() {
-            trials.len()
+            trials.len().min(WAITING_AT_ONCE)
         } else {
             options.trials_at_once
         };
