@@ -506,19 +506,18 @@ struct StepScope<'a> {
 /// Sends the request, re-sending while an `await` condition does not hold, and hands the
 /// response it ends with to `finish` (then keeps it in the record; the caller keeps the request).
 async fn send_step<T>(
-    scope: StepScope<'_>,
-    request: &mut OutgoingRequest,
-    values: &mut BTreeMap<String, String>,
-    record: &mut StepRecord,
-    finish: impl FnOnce(&mut StepRecord, &mut BTreeMap<String, String>, &OutgoingRequest, Answer) -> T,
-) -> Result<T, StepError> {
-    let StepScope {
+    scope @ StepScope {
         spec,
         step,
         target,
         settings,
         ..
-    } = scope;
+    }: StepScope<'_>,
+    request: &mut OutgoingRequest,
+    values: &mut BTreeMap<String, String>,
+    record: &mut StepRecord,
+    finish: impl FnOnce(&mut StepRecord, &mut BTreeMap<String, String>, &OutgoingRequest, Answer) -> T,
+) -> Result<T, StepError> {
     let deadline = (step.await_.as_ref())
         .and_then(|aw| aw.deadline)
         .unwrap_or(settings.await_deadline);
@@ -684,20 +683,19 @@ async fn run_step(
 /// Checks the answer a step ended with: picks the `expect` alternative, keeps captures, checks
 /// headers and body, compares the snapshot.
 fn check_answer(
-    scope: StepScope,
+    scope @ StepScope {
+        spec,
+        step,
+        target,
+        settings,
+        ..
+    }: StepScope,
     values: &mut BTreeMap<String, String>,
     normalizer: &mut Normalizer,
     record: &mut StepRecord,
     request: &OutgoingRequest,
     Answer { response, body }: Answer,
 ) {
-    let StepScope {
-        spec,
-        step,
-        target,
-        settings,
-        ..
-    } = scope;
     let case = &spec.case;
     let Some(expect) = step
         .expect
