@@ -14,6 +14,7 @@ use std::ops::Range;
 
 use crate::body::Format;
 use crate::body::doc::{Document, LazyDocument, strip_bom};
+use crate::body::json::{self, Json};
 use crate::http::{OutgoingRequest, Response};
 use crate::secret::Redactor;
 
@@ -213,8 +214,8 @@ impl Normalizer {
     fn normalised<'t>(&mut self, text: &'t str) -> Cow<'t, str> {
         let mut out = self.redactor.redacted(text);
         for (value, placeholder) in &self.known {
-            if out.contains(value.as_str()) {
-                out = Cow::Owned(out.replace(value.as_str(), placeholder));
+            if let Some(first) = find(&out, value, 0) {
+                out = Cow::Owned(replace_from(&out, first, value, placeholder));
             }
         }
         self.replace_volatile(out)
@@ -279,6 +280,35 @@ impl Normalizer {
         }
         out
     }
+}
+
+/// Where `value` (not empty) next occurs in `text` at or after `from`. A trial's few short texts
+/// are searched for a few values each, so no searcher is built: `memchr` finds the value's first
+/// byte (building a `str` or `memmem` searcher per value and trial cost more than the searches).
+fn find(text: &str, value: &str, from: usize) -> Option<usize> {
+    let (haystack, needle) = (text.as_bytes(), value.as_bytes());
+    let first = *needle.first()?;
+    let rest = haystack.get(from..)?;
+    memchr::memchr_iter(first, rest)
+        .map(|at| from + at)
+        .find(|&at| haystack[at..].starts_with(needle))
+}
+
+/// `text` with every occurrence of `value` from `first` (its first one) on replaced by `with`,
+/// left to right and not overlapping, as `str::replace` does.
+fn replace_from(text: &str, first: usize, value: &str, with: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    let mut found = Some(first);
+    while let Some(at) = found {
+        // `value` is a `str`, so a match starts and ends on character boundaries.
+        out.push_str(&text[last..at]);
+        out.push_str(with);
+        last = at + value.len();
+        found = find(text, value, last);
+    }
+    out.push_str(&text[last..]);
+    out
 }
 
 /// The format a body is in: what its Content-Type says, else what the trial asked for.
@@ -482,27 +512,25 @@ fn write_element(
 /// JSON with object keys sorted and two-space indentation.
 pub fn canonical_json(text: &str) -> Result<String, String> {
     // serde_json refuses documents nested deeper than 128 levels, which bounds the recursion.
-    let value: serde_json::Value =
-        serde_json::from_str(strip_bom(text)).map_err(|e| format!("not well-formed JSON: {e}"))?;
+    let value = json::parse(strip_bom(text)).map_err(|e| format!("not well-formed JSON: {e}"))?;
     canonical_json_value(&value)
 }
 
-fn canonical_json_value(value: &serde_json::Value) -> Result<String, String> {
+fn canonical_json_value(value: &Json) -> Result<String, String> {
     let mut out = serde_json::to_string_pretty(&SortedKeys(value)).map_err(|e| e.to_string())?;
     out.push('\n');
     Ok(out)
 }
 
 /// A JSON value that serialises with its object keys sorted, without a sorted copy.
-struct SortedKeys<'a>(&'a serde_json::Value);
+struct SortedKeys<'v, 'a>(&'v Json<'a>);
 
-impl serde::Serialize for SortedKeys<'_> {
+impl serde::Serialize for SortedKeys<'_, '_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::{SerializeMap as _, SerializeSeq as _};
-        use serde_json::Value;
         match self.0 {
-            Value::Object(map) => {
-                let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            Json::Object(object) => {
+                let mut entries: Vec<(&str, &Json)> = object.iter().collect();
                 entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
                 let mut out = serializer.serialize_map(Some(entries.len()))?;
                 for (key, value) in entries {
@@ -510,7 +538,7 @@ impl serde::Serialize for SortedKeys<'_> {
                 }
                 out.end()
             }
-            Value::Array(items) => {
+            Json::Array(items) => {
                 let mut out = serializer.serialize_seq(Some(items.len()))?;
                 for item in items {
                     out.serialize_element(&SortedKeys(item))?;
@@ -587,6 +615,25 @@ mod tests {
                 let got = fresh().exchange_parsed(&request, &response, Format::Xml, Some(&parsed));
                 assert_eq!(got, expected, "{content_type} read as {read_as}");
             }
+        }
+    }
+
+    #[test]
+    fn known_values_are_replaced_as_str_replace_does() {
+        for (text, value) in [
+            ("aaaaa", "aa"),
+            ("http://h:1/api and http://h:1", "http://h:1"),
+            ("héllo wörld héllo", "héllo"),
+            ("nothing", "x"),
+            ("abab", "b"),
+            ("", "a"),
+        ] {
+            let expected = text.replace(value, "<v>");
+            let got = match find(text, value, 0) {
+                Some(first) => replace_from(text, first, value, "<v>"),
+                None => text.to_string(),
+            };
+            assert_eq!(got, expected, "{value} in {text}");
         }
     }
 

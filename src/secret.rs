@@ -85,16 +85,37 @@ pub struct Redactor {
 /// thousands of trials there are thousands of secrets: searching for each in turn grew with their
 /// number (and an Aho-Corasick automaton would have to be rebuilt at every logon). Instead each
 /// secret is filed under its first four bytes, and a text is scanned once: a position is ruled out
-/// by one bit test unless some secret starts with those four bytes. Registering costs nothing
-/// more than a hash-map insertion.
+/// by one bit test unless some secret starts with its two bytes, then by a second unless one
+/// starts with its four. Registering costs nothing more than a hash-map insertion.
 #[derive(Default)]
 struct Registry {
     /// Secrets (at least 4 bytes long) by their first four bytes.
     by_prefix: HashMap<[u8; 4], Vec<String>>,
+    /// Bit [`pair_of`] is set when some secret starts with those two bytes: the test every
+    /// position of a text takes, without arithmetic.
+    pairs: Option<Box<Bits>>,
     /// Bit `slot(prefix)` is set when some secret starts with `prefix` (65,536 bits).
-    filter: Vec<u64>,
+    filter: Option<Box<Bits>>,
     /// The secrets given to [`Redactor::add`] (each with all its forms filed above).
     added: HashSet<String>,
+}
+
+/// 65,536 bits, of a size the compiler knows: indexing one with a 16-bit number needs no check.
+type Bits = [u64; 1 << 10];
+
+/// Whether bit `at` of `bits` is set.
+fn bit_set(bits: &Bits, at: usize) -> bool {
+    bits[(at / 64) % bits.len()] & (1 << (at % 64)) != 0
+}
+
+/// Sets bit `at` of `bits`.
+fn set_bit(bits: &mut Bits, at: usize) {
+    bits[(at / 64) % bits.len()] |= 1 << (at % 64);
+}
+
+/// Where a 4-byte prefix falls in [`Registry::pairs`]: its first two bytes.
+fn pair_of(prefix: [u8; 4]) -> usize {
+    usize::from(u16::from_le_bytes([prefix[0], prefix[1]]))
 }
 
 /// Where a 4-byte prefix falls in [`Registry::filter`] (Fibonacci hashing to 16 bits).
@@ -113,25 +134,27 @@ impl Registry {
             return false;
         }
         filed.push(secret);
-        if self.filter.is_empty() {
-            self.filter = vec![0; 1 << 10];
-        }
-        let bit = slot(prefix);
-        self.filter[bit / 64] |= 1 << (bit % 64);
+        set_bit(
+            self.filter.get_or_insert_with(|| Box::new([0; 1 << 10])),
+            slot(prefix),
+        );
+        set_bit(
+            self.pairs.get_or_insert_with(|| Box::new([0; 1 << 10])),
+            pair_of(prefix),
+        );
         true
     }
 
     /// Byte ranges of every occurrence of every secret, overlapping ones merged.
     fn occurrences(&self, text: &str) -> Vec<Range<usize>> {
         let mut merged: Vec<Range<usize>> = Vec::new();
-        if self.filter.is_empty() {
+        let (Some(pairs), Some(filter)) = (&self.pairs, &self.filter) else {
             return merged;
-        }
+        };
         let bytes = text.as_bytes();
         for (at, window) in bytes.array_windows::<4>().enumerate() {
             let prefix = *window;
-            let bit = slot(prefix);
-            if self.filter[bit / 64] & (1 << (bit % 64)) == 0 {
+            if !bit_set(pairs, pair_of(prefix)) || !bit_set(filter, slot(prefix)) {
                 continue;
             }
             let Some(candidates) = self.by_prefix.get(&prefix) else {

@@ -8,7 +8,6 @@
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
-use std::ffi::OsString;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, Once, OnceLock};
@@ -53,8 +52,9 @@ pub struct Snapshots {
     /// Each stored snapshot, read once per run: every trial of a case compares with the same file,
     /// and reading and parsing it was most of what a passing comparison cost. Shared by clones.
     stored: Arc<Mutex<HashMap<String, Arc<Stored>>>>,
-    /// The names in the directory, listed once (`None` when it could not be listed).
-    listing: Arc<OnceLock<Option<HashSet<OsString>>>>,
+    /// The snapshots with a pending `.snap.new` in the directory, listed once (`None` when it could
+    /// not be listed).
+    pending: Arc<OnceLock<Option<HashSet<String>>>>,
     /// [`insta_sees_every_assertion`], as the environment said when the run started.
     insta_sees_every_assertion: bool,
 }
@@ -212,7 +212,7 @@ impl Snapshots {
             dir: dir.into(),
             mode,
             stored: Arc::default(),
-            listing: Arc::default(),
+            pending: Arc::default(),
             insta_sees_every_assertion: insta_sees_every_assertion(),
         }
     }
@@ -238,7 +238,8 @@ impl Snapshots {
         // Read without the lock, so that trials comparing other snapshots do not wait for the
         // disk; two trials reading the same file at once read the same thing.
         drop(known);
-        let file = self.dir.join(format!("{name}.snap"));
+        let mut file = self.dir.join(name);
+        file.as_mut_os_string().push(".snap");
         // As insta reads it; a file that is there but unreadable compares as empty.
         let by_insta = || {
             insta::Snapshot::from_file(&file)
@@ -257,7 +258,7 @@ impl Snapshots {
         };
         let read = Arc::new(Stored {
             contents,
-            pending: self.exists(&self.dir.join(format!("{name}.snap.new"))),
+            pending: self.pending(name, &file),
         });
         self.stored
             .lock()
@@ -267,20 +268,27 @@ impl Snapshots {
             .clone()
     }
 
-    /// Whether `file` (in the snapshot directory) exists, as the directory was listed when the
-    /// run first needed it: one listing instead of a `stat` per snapshot, for the pending
-    /// `.snap.new` files insta leaves (a run writes one only after reading that snapshot).
-    fn exists(&self, file: &Path) -> bool {
-        let listing = self.listing.get_or_init(|| {
-            let entries = std::fs::read_dir(&self.dir).ok()?;
-            entries
-                .map(|entry| entry.map(|e| e.file_name()))
-                .collect::<Result<HashSet<_>, _>>()
-                .ok()
+    /// Whether snapshot `name` (stored in `file`) has a pending `.snap.new` next to it, as the
+    /// directory was listed when the run first needed it: one listing instead of a `stat` per
+    /// snapshot, for the files insta leaves (a run writes one only after reading that snapshot).
+    fn pending(&self, name: &str, file: &Path) -> bool {
+        let listing = self.pending.get_or_init(|| {
+            let mut pending = HashSet::new();
+            for entry in std::fs::read_dir(&self.dir).ok()? {
+                let file_name = entry.ok()?.file_name();
+                if let Some(stem) = file_name.to_str().and_then(|n| n.strip_suffix(".snap.new")) {
+                    pending.insert(stem.to_string());
+                }
+            }
+            Some(pending)
         });
-        match (listing, file.file_name()) {
-            (Some(names), Some(name)) => names.contains(name),
-            _ => file.exists(),
+        match listing {
+            Some(pending) => pending.contains(name),
+            None => {
+                let mut new = file.to_path_buf();
+                new.as_mut_os_string().push(".new");
+                new.exists()
+            }
         }
     }
 

@@ -9,9 +9,8 @@
 
 use std::cell::OnceCell;
 
-use serde_json::Value;
-
 use super::Format;
+use super::json::{self, Json, Object};
 use super::path::{Field, Predicate, ResolvedPath, Segment};
 
 /// A body that could not be read as the expected format.
@@ -60,7 +59,7 @@ impl<'a> LazyDocument<'a> {
 /// A parsed body.
 pub enum Document<'a> {
     Xml(roxmltree::Document<'a>),
-    Json(Value),
+    Json(Json<'a>),
 }
 
 /// The result of evaluating a path: the text of each node found, and, when none was, why.
@@ -102,14 +101,12 @@ impl<'a> Document<'a> {
                     format: "XML",
                     message: e.to_string(),
                 }),
-            Format::Json => {
-                serde_json::from_str(text)
-                    .map(Document::Json)
-                    .map_err(|e| ParseError {
-                        format: "JSON",
-                        message: e.to_string(),
-                    })
-            }
+            Format::Json => json::parse(text)
+                .map(Document::Json)
+                .map_err(|e| ParseError {
+                    format: "JSON",
+                    message: e.to_string(),
+                }),
         }
     }
 
@@ -123,8 +120,8 @@ impl<'a> Document<'a> {
                     namespace: root.tag_name().namespace().map(str::to_string),
                 }
             }
-            Document::Json(Value::Object(_)) => Root::JsonObject,
-            Document::Json(other) => Root::JsonOther(json_kind(other)),
+            Document::Json(Json::Object(_)) => Root::JsonObject,
+            Document::Json(other) => Root::JsonOther(other.kind()),
         }
     }
 
@@ -134,17 +131,6 @@ impl<'a> Document<'a> {
             Document::Xml(doc) => select_xml(doc.root_element(), path, namespace),
             Document::Json(value) => select_json(value, path),
         }
-    }
-}
-
-fn json_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 
@@ -305,31 +291,29 @@ fn select_xml(root: XmlNode, path: &ResolvedPath, namespace: &str) -> Lookup {
 /// EM's mapping) the next step names.
 #[derive(Clone, Copy)]
 struct JsonNode<'v> {
-    value: &'v Value,
+    value: &'v Json<'v>,
     unnamed_item: bool,
 }
 
-fn scalar_text(v: &Value) -> String {
+fn scalar_text(v: &Json) -> String {
     match v {
-        Value::String(s) => s.clone(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => n.to_string(),
-        Value::Null => String::new(),
+        Json::String(s) => s.to_string(),
+        Json::Bool(b) => b.to_string(),
+        Json::Number(n) => n.to_string(),
+        Json::Null => String::new(),
         other => other.to_string(),
     }
 }
 
 /// Pushes `value` (expanding arrays into unnamed items) unless it is null, which EM uses for
 /// absent members since v10 (spec §6.2).
-fn push_member<'v>(out: &mut Vec<JsonNode<'v>>, value: &'v Value) {
+fn push_member<'v>(out: &mut Vec<JsonNode<'v>>, value: &'v Json<'v>) {
     match value {
-        Value::Null => {}
-        Value::Array(items) => {
-            out.extend(items.iter().filter(|i| !i.is_null()).map(|i| JsonNode {
-                value: i,
-                unnamed_item: true,
-            }))
-        }
+        Json::Null => {}
+        Json::Array(items) => out.extend(items.iter().filter(|i| !i.is_null()).map(|i| JsonNode {
+            value: i,
+            unnamed_item: true,
+        })),
         other => out.push(JsonNode {
             value: other,
             unnamed_item: false,
@@ -338,17 +322,17 @@ fn push_member<'v>(out: &mut Vec<JsonNode<'v>>, value: &'v Value) {
 }
 
 /// The items of a list wrapper: an object whose only non-null member is an array.
-fn wrapper_items(map: &serde_json::Map<String, Value>) -> Option<&Vec<Value>> {
+fn wrapper_items<'v>(map: &'v Object<'v>) -> Option<&'v [Json<'v>]> {
     let mut members = map.values().filter(|v| !v.is_null());
     match (members.next(), members.next()) {
-        (Some(Value::Array(items)), None) => Some(items),
+        (Some(Json::Array(items)), None) => Some(items),
         _ => None,
     }
 }
 
 /// Steps from `node` to the members called `name`.
 fn json_step<'v>(node: JsonNode<'v>, name: &str, element: bool, out: &mut Vec<JsonNode<'v>>) {
-    let Value::Object(map) = node.value else {
+    let Json::Object(map) = node.value else {
         return;
     };
     if let Some(v) = map.get(name) {
@@ -375,7 +359,7 @@ fn json_step<'v>(node: JsonNode<'v>, name: &str, element: bool, out: &mut Vec<Js
 
 fn json_field(node: JsonNode, field: &Field) -> Option<String> {
     match node.value {
-        Value::Object(map) => map
+        Json::Object(map) => map
             .get(field.name())
             .filter(|v| !v.is_null())
             .map(scalar_text),
@@ -390,14 +374,14 @@ fn json_missing(nodes: &[JsonNode], name: &str, filtered: bool) -> String {
     let nulls = nodes
         .iter()
         .filter_map(|n| n.value.as_object())
-        .any(|m| m.get(name).is_some_and(Value::is_null));
+        .any(|m| m.get(name).is_some_and(Json::is_null));
     if nulls {
         return format!("`{name}` is null");
     }
     let keys: Vec<&str> = nodes
         .iter()
         .filter_map(|n| n.value.as_object())
-        .flat_map(|m| m.keys().map(String::as_str))
+        .flat_map(|m| m.keys())
         .collect();
     if let Some(other) = keys.iter().find(|k| k.eq_ignore_ascii_case(name)) {
         let first_lower = other.chars().next().is_some_and(|c| c.is_ascii_lowercase());
@@ -411,8 +395,8 @@ fn json_missing(nodes: &[JsonNode], name: &str, filtered: bool) -> String {
     }
     let kinds: Vec<&str> = nodes
         .iter()
-        .filter(|n| !n.value.is_object())
-        .map(|n| json_kind(n.value))
+        .filter(|n| n.value.as_object().is_none())
+        .map(|n| n.value.kind())
         .collect();
     if !kinds.is_empty() && keys.is_empty() {
         return format!("no key `{name}`: the value there is {}", kinds[0]);
@@ -423,7 +407,7 @@ fn json_missing(nodes: &[JsonNode], name: &str, filtered: bool) -> String {
     )
 }
 
-fn select_json(root: &Value, path: &ResolvedPath) -> Lookup {
+fn select_json<'v>(root: &'v Json<'v>, path: &ResolvedPath) -> Lookup {
     let mut nodes = vec![JsonNode {
         value: root,
         unnamed_item: false,

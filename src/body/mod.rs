@@ -2,6 +2,7 @@
 //! them, and the namespace-aware / key-based lookup that evaluates a path.
 
 pub mod doc;
+pub mod json;
 pub mod path;
 
 use std::fmt;
