@@ -49,7 +49,7 @@ const VOLATILE: &str = concat!(
 fn next_volatile(text: &str, from: usize) -> Option<Range<usize>> {
     let bytes = text.as_bytes();
     let mut dash = from;
-    while let Some(offset) = bytes.get(dash..)?.iter().position(|&b| b == b'-') {
+    while let Some(offset) = memchr::memchr(b'-', bytes.get(dash..)?) {
         let d = dash + offset;
         if d >= from + 8
             && let Some(end) = guid_at(text, d - 8)
@@ -384,7 +384,7 @@ fn push_text(out: &mut String, s: &str) {
 /// turn into spaces (tab, line feed, carriage return) as character references, so they survive.
 fn push_attribute_value(out: &mut String, s: &str) {
     let escaped = quick_xml::escape::escape(s);
-    if escaped.contains(['\t', '\n', '\r']) {
+    if memchr::memchr3(b'\t', b'\n', b'\r', escaped.as_bytes()).is_some() {
         out.push_str(
             &escaped
                 .replace('\t', "&#9;")

@@ -311,4 +311,29 @@ mod tests {
             assert_eq!(r.redact(&format!("<{s}>")), "<<redacted>>", "{s}");
         }
     }
+
+    #[test]
+    fn secrets_are_found_at_every_position_of_a_text() {
+        // Each secret at the very start, in the middle and at the very end of texts of every
+        // length, next to bytes that share its first two (the first filter lets those through).
+        let r = Redactor::new();
+        for secret in ["wxyz", "wxab-secret", "ab\u{e9}cd"] {
+            r.add(secret);
+        }
+        for secret in ["wxyz", "wxab-secret", "ab\u{e9}cd"] {
+            for before in ["", "w", "wx", "wxa", "abab wx"] {
+                for after in ["", "w", "wx", " wxy"] {
+                    let text = format!("{before}{secret}{after}");
+                    assert_eq!(
+                        r.redact(&text),
+                        format!("{before}<redacted>{after}"),
+                        "{text:?}"
+                    );
+                }
+            }
+        }
+        for text in ["", "w", "wx", "wxy", "wxa", "wxyy"] {
+            assert_eq!(r.redact(text), text);
+        }
+    }
 }

@@ -106,7 +106,9 @@ fn snapshot_text(file: &str) -> Option<Cow<'_, str>> {
                 Cow::Borrowed(rest)
             });
         }
-        let (key, value) = line.split_once(": ")?;
+        // `split_once(": ")`, without building a substring searcher for each line.
+        let (key, value) = line.split_once(':')?;
+        let value = value.strip_prefix(' ')?;
         let plain_key = !key.is_empty() && key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
         if !plain_key || !plain_value(value) || (key == "snapshot_kind" && value != "text") {
             return None;
@@ -135,9 +137,15 @@ fn plain_value(value: &str) -> bool {
     }
     let first = value.chars().next();
     first.is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_'))
-        && !value.contains(": ")
-        && !value.contains(" #")
+        && !has_pair(value, b": ")
+        && !has_pair(value, b" #")
         && value.trim_end() == value
+}
+
+/// Whether `text` holds the two bytes `pair` in a row (what `contains` with a two-character
+/// pattern says, without the substring searcher it builds).
+fn has_pair(text: &str, pair: &[u8; 2]) -> bool {
+    text.as_bytes().windows(2).any(|w| w == pair)
 }
 
 /// Whether insta must see every assertion, passing or not: it rewrites passing snapshots
