@@ -146,7 +146,9 @@ pub async fn run_all(
             let _permit = permit;
             let outcome = match skip_reason(&spec, target.kind, policy) {
                 Some(reason) => TrialOutcome::not_run(&spec.id, Verdict::Ignored(reason)),
-                None => run_trial(&spec, &target, &settings).await,
+                // Boxed: a trial's future is kilobytes, and a task's is copied as it is spawned
+                // and as its output is read; a box is made once and never moved.
+                None => Box::pin(run_trial(&spec, &target, &settings)).await,
             };
             (index, outcome)
         });
