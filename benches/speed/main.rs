@@ -45,9 +45,9 @@ struct Repeats {
 }
 
 const FULL: Repeats = Repeats {
-    // A pair takes about 30 ms. The median of 30 pairs moved by ±0.08 from one run of the
-    // benchmark to the next on the development machine (its neighbours' load, not the harness);
-    // of 100, by about half that, for 2 seconds more.
+    // A pair takes about 30 ms. The median suite / floor ratio of 30 pairs moved by ±0.08 from
+    // one run of the benchmark to the next on the development machine (its neighbours' load, not
+    // the harness); of 100, by about half that, for 2 seconds more.
     pairs: 100,
     sweep: 9,
     cli: 5,
