@@ -160,7 +160,29 @@ fn insta_sees_every_assertion() -> bool {
 
 /// The file name (without `.snap`) of a step's snapshot.
 pub fn snapshot_name(case_id: &str, snapshot: &str, format: Format) -> String {
-    format!("{}__{snapshot}__{format}", case_id.replace("::", "__"))
+    let format = format.name();
+    let mut name = String::with_capacity(case_id.len() + snapshot.len() + format.len() + 4);
+    // `case_id.replace("::", "__")`, without the substring searcher it builds (a run names two
+    // snapshots per step).
+    let mut rest = case_id;
+    while let Some(at) = memchr::memchr(b':', rest.as_bytes()) {
+        let (before, after) = rest.split_at(at);
+        name.push_str(before);
+        match after.strip_prefix("::") {
+            Some(after) => {
+                name.push_str("__");
+                rest = after;
+            }
+            None => {
+                name.push(':');
+                rest = &after[1..];
+            }
+        }
+    }
+    for part in [rest, "__", snapshot, "__", format] {
+        name.push_str(part);
+    }
+    name
 }
 
 fn unified_diff(old: &str, new: &str) -> String {
@@ -392,6 +414,20 @@ impl Snapshots {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn snapshot_names_replace_every_double_colon() {
+        for (id, format) in [
+            ("jobs::retry::answer", Format::Xml),
+            ("a:b::c:::d::::e", Format::Json),
+            ("::lead::", Format::Xml),
+            ("plain", Format::Json),
+            ("é::ü:", Format::Xml),
+        ] {
+            let expected = format!("{}__step__{format}", id.replace("::", "__"));
+            assert_eq!(snapshot_name(id, "step", format), expected, "{id}");
+        }
+    }
 
     #[test]
     fn compare_mode_reports_differences_without_writing() {

@@ -136,7 +136,7 @@ impl Template {
 
     /// Fills the placeholders.
     pub fn render(&self, vars: &dyn Vars) -> Result<String, MissingVar> {
-        self.render_with(vars, |s| s.to_string())
+        self.fill(vars, |out, value| out.push_str(value))
     }
 
     /// Fills the placeholders, passing each value through `escape` (e.g. `regex::escape`) so a
@@ -146,12 +146,19 @@ impl Template {
         vars: &dyn Vars,
         escape: impl Fn(&str) -> String,
     ) -> Result<String, MissingVar> {
-        let mut out = String::new();
+        self.fill(vars, |out, value| out.push_str(&escape(value)))
+    }
+
+    /// The text with each placeholder's value put in by `put`.
+    fn fill(&self, vars: &dyn Vars, put: impl Fn(&mut String, &str)) -> Result<String, MissingVar> {
+        // Sized for the usual values (ids and GUIDs about as long as their placeholders), so the
+        // text is rarely copied as it grows.
+        let mut out = String::with_capacity(self.source.len() + 32);
         for part in &self.parts {
             match part {
                 Part::Text(t) => out.push_str(t),
                 Part::Var(name) => match vars.get(name) {
-                    Some(value) => out.push_str(&escape(&value)),
+                    Some(value) => put(&mut out, &value),
                     None => {
                         return Err(MissingVar {
                             name: name.clone(),

@@ -249,7 +249,7 @@ impl HttpClient {
             if req.header("accept").is_some() && pooled {
                 self.send_pooled(req).await
             } else {
-                self.send_on_new_connection(req).await
+                self.on_new_connection(req).await
             }
         };
         match tokio::time::timeout(limit, exchange).await {
@@ -307,7 +307,7 @@ impl HttpClient {
             // No answer at all on a pooled connection (the server closed it as the request went
             // out): the request changes nothing, so it goes once more on a connection of its own.
             Err(e) if !e.is_connect() && !e.is_timeout() && !is_tls_error(&e) => {
-                return self.send_on_new_connection(req).await;
+                return self.on_new_connection(req).await;
             }
             Err(e) => return Err(self.classify(&req.url, &e, e.is_connect())),
         };
@@ -318,6 +318,17 @@ impl HttpClient {
             body.push(&chunk)?;
         }
         Ok((status, headers, body.finish()))
+    }
+
+    /// [`HttpClient::send_on_new_connection`], boxed: its future (a TCP connect, a TLS handshake,
+    /// a hyper connection) is kilobytes, and inline it would make every request's future, and so
+    /// every trial's, that large, to be copied in full as each trial starts, though against the
+    /// fixture it is seldom taken.
+    async fn on_new_connection(
+        &self,
+        req: &OutgoingRequest,
+    ) -> Result<(u16, Vec<(String, String)>, Bytes), HttpError> {
+        Box::pin(self.send_on_new_connection(req)).await
     }
 
     /// One request on a connection of its own, with exactly the given headers.

@@ -466,7 +466,9 @@ async fn send_once(
     let Some(stale) = request.header(SESSION_HEADER).map(Secret::new) else {
         return Ok(response);
     };
-    let Ok(fresh) = target.renew_session(&stale).await else {
+    // Boxed: a logon's future is a kilobyte, and this path is rare; inline, every step's future
+    // would carry it.
+    let Ok(fresh) = Box::pin(target.renew_session(&stale)).await else {
         return Ok(response);
     };
     for (name, value) in &mut request.headers {

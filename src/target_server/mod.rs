@@ -600,7 +600,9 @@ impl Target {
             if !discover::role_depends_on_session(role) {
                 return Ok(job);
             }
-            match self.newest_session(&job.id).await {
+            // Boxed: a remote read's future is kilobytes, and inline it would make every trial's
+            // future as large (the fixture's jobs come without it).
+            match Box::pin(self.newest_session(&job.id)).await {
                 Ok(newest) => match discover::session_fits(role, newest.as_ref()) {
                     Ok(()) => return Ok(job),
                     Err(why) => {
