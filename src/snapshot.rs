@@ -148,6 +148,19 @@ fn has_pair(text: &str, pair: &[u8; 2]) -> bool {
     text.as_bytes().windows(2).any(|w| w == pair)
 }
 
+/// The text of `file`, as `std::fs::read_to_string` reads it but without asking the file's size
+/// first: a snapshot is a few hundred bytes, and a run reads dozens of them, where each system
+/// call costs more than the reading.
+fn read_small_file(file: &Path) -> std::io::Result<String> {
+    use std::io::Read as _;
+    let mut text = String::with_capacity(4096);
+    // `Take` reads to the end without `File`'s size hint (a `statx` and an `lseek`).
+    std::fs::File::open(file)?
+        .take(u64::MAX)
+        .read_to_string(&mut text)?;
+    Ok(text)
+}
+
 /// Whether insta must see every assertion, passing or not: it rewrites passing snapshots
 /// (`INSTA_FORCE_UPDATE`), compares their metadata too (`INSTA_REQUIRE_FULL_MATCH`), or records
 /// which snapshots were used so that `cargo insta test --unreferenced` keeps them.
@@ -277,7 +290,7 @@ impl Snapshots {
                 .and_then(|s| s.as_text().map(|t| comparable(&t.to_string()).into_owned()))
                 .unwrap_or_default()
         };
-        let contents = match std::fs::read_to_string(&file) {
+        let contents = match read_small_file(&file) {
             Ok(text) => Some(
                 snapshot_text(&text)
                     .map(|t| comparable(&t).into_owned())

@@ -7,7 +7,12 @@ pub mod message;
 pub mod select;
 pub mod summary;
 
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::task::{Context, Poll};
 
 use libtest_mimic::{Completion, Failed, Trial};
 
@@ -109,9 +114,11 @@ impl RunContext {
 /// Runs `specs` concurrently (at most `concurrency` at a time) without libtest, in trial order:
 /// the engine behind `self-check`, `record` and the harness's own tests.
 ///
-/// A trial's task is spawned only once it may run, and finished ones are collected as it goes:
-/// spawned all at once, every waiting trial would hold its whole future (kilobytes each), and a
-/// 10,000-trial run would need hundreds of megabytes before its first request.
+/// `concurrency` runner tasks each take the next trial not yet started, run it, and take the next:
+/// only as many trial futures exist as run at once (spawned all at once, every waiting trial would
+/// hold its whole future, and a 10,000-trial run would need hundreds of megabytes before its first
+/// request), and no trial waits for the calling thread to start it (handing each one over from
+/// there cost two thread wake-ups per trial).
 pub async fn run_all(
     specs: &[TrialSpec],
     target: Arc<Target>,
@@ -126,35 +133,51 @@ pub async fn run_all(
         policy,
         &tokio::runtime::Handle::current(),
     );
-    let limit = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
-    let mut tasks = tokio::task::JoinSet::new();
-    let mut outcomes: Vec<Option<TrialOutcome>> = vec![None; specs.len()];
-    let collect = |joined: Result<(usize, TrialOutcome), tokio::task::JoinError>,
-                   outcomes: &mut Vec<Option<TrialOutcome>>| match joined {
-        Ok((index, outcome)) => outcomes[index] = Some(outcome),
-        Err(e) => eprintln!("emconform: a trial task ended abnormally: {e}"),
-    };
-    for (index, spec) in specs.iter().enumerate() {
-        let Ok(permit) = limit.clone().acquire_owned().await else {
-            break;
-        };
-        while let Some(joined) = tasks.try_join_next() {
-            collect(joined, &mut outcomes);
-        }
-        let (spec, target, settings) = (spec.clone(), target.clone(), settings.clone());
-        tasks.spawn(async move {
-            let _permit = permit;
-            let outcome = match skip_reason(&spec, target.kind, policy) {
-                Some(reason) => TrialOutcome::not_run(&spec.id, Verdict::Ignored(reason)),
-                // Boxed: a trial's future is kilobytes, and a task's is copied as it is spawned
-                // and as its output is read; a box is made once and never moved.
-                None => Box::pin(run_trial(&spec, &target, &settings)).await,
-            };
-            (index, outcome)
+    let queue: Arc<[TrialSpec]> = specs.into();
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut runners = tokio::task::JoinSet::new();
+    for _ in 0..concurrency.clamp(1, specs.len().max(1)) {
+        let (queue, next) = (queue.clone(), next.clone());
+        let (target, settings) = (target.clone(), settings.clone());
+        runners.spawn(async move {
+            let mut finished = Vec::new();
+            loop {
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                let Some(spec) = queue.get(index) else {
+                    break;
+                };
+                let outcome = match skip_reason(spec, target.kind, policy) {
+                    Some(reason) => TrialOutcome::not_run(&spec.id, Verdict::Ignored(reason)),
+                    // Boxed: a trial's future is kilobytes, and a box is made once and never
+                    // moved. A trial that panics fails alone; its runner goes on.
+                    None => {
+                        match CatchUnwind(Box::pin(run_trial(spec, &target, &settings))).await {
+                            Ok(outcome) => outcome,
+                            Err(_) => TrialOutcome::not_run(
+                                &spec.id,
+                                Verdict::Failed(
+                                    "the trial panicked (a bug in emconform: please report it)"
+                                        .into(),
+                                ),
+                            ),
+                        }
+                    }
+                };
+                finished.push((index, outcome));
+            }
+            finished
         });
     }
-    while let Some(joined) = tasks.join_next().await {
-        collect(joined, &mut outcomes);
+    let mut outcomes: Vec<Option<TrialOutcome>> = vec![None; specs.len()];
+    while let Some(joined) = runners.join_next().await {
+        match joined {
+            Ok(finished) => {
+                for (index, outcome) in finished {
+                    outcomes[index] = Some(outcome);
+                }
+            }
+            Err(e) => eprintln!("emconform: a trial runner ended abnormally: {e}"),
+        }
     }
     // Long done by now; waited for so that no read outlives the run.
     let _ = prefetched.await;
@@ -170,6 +193,22 @@ pub async fn run_all(
             })
         })
         .collect()
+}
+
+/// A future's output, or the panic that polling it raised (the future is not polled again).
+struct CatchUnwind<F>(Pin<Box<F>>);
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = std::thread::Result<F::Output>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let inner = self.0.as_mut();
+        match std::panic::catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(panic) => Poll::Ready(Err(panic)),
+        }
+    }
 }
 
 /// Starts reading the stored snapshots of those of `specs` that will run, in the order they will

@@ -238,3 +238,40 @@ async fn a_task_that_never_finishes_fails_at_the_deadline_saying_what_was_awaite
     // The last thing seen: the task, still running.
     assert!(message.contains("<State>Running</State>"), "{message}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outcomes_come_in_trial_order_whatever_the_concurrency() {
+    let target = fixture(None).await;
+    let specs: Vec<TrialSpec> = specs().into_iter().take(12).collect();
+    // The same trial twice keeps both places.
+    let twice: Vec<TrialSpec> = specs.iter().chain(&specs[..1]).cloned().collect();
+    for concurrency in [1, 3, 64] {
+        let outcomes = run_all(&twice, target.clone(), settings(), POLICY, concurrency).await;
+        let ids: Vec<&str> = outcomes.iter().map(|o| o.id.as_str()).collect();
+        let expected: Vec<&str> = twice.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, expected, "at {concurrency} at a time");
+        for o in &outcomes {
+            assert_ne!(
+                o.verdict,
+                Verdict::Failed("the trial did not complete".into()),
+                "{}",
+                o.id
+            );
+        }
+    }
+    assert!(run_all(&[], target, settings(), POLICY, 8).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_panicking_future_is_caught_and_a_finished_one_passes_through() {
+    let fine = super::CatchUnwind(Box::pin(async { 7 })).await;
+    assert_eq!(fine.ok(), Some(7));
+    let panicking = super::CatchUnwind(Box::pin(async {
+        if Path::new("/").exists() {
+            panic!("a bug");
+        }
+        7
+    }))
+    .await;
+    assert!(panicking.is_err());
+}
