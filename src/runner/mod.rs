@@ -83,16 +83,29 @@ impl RunContext {
         }
     }
 
-    /// Runs one trial and records its outcome.
-    fn run(&self, spec: &TrialSpec) -> Result<Completion, Failed> {
+    /// Runs one trial (on the runtime's workers: polled on libtest's thread instead, every
+    /// response would have to wake that thread) and records its outcome.
+    fn run(self: &Arc<Self>, spec: &TrialSpec) -> Result<Completion, Failed> {
         let Some(target) = self.target.get() else {
             return Err("the target was not set up".into());
         };
         let outcome = match skip_reason(spec, target.kind, self.policy) {
             Some(reason) => TrialOutcome::not_run(&spec.id, Verdict::Ignored(reason)),
-            None => self
-                .runtime
-                .block_on(run_trial(spec, target, &self.settings)),
+            None => {
+                let (context, target, owned) = (self.clone(), target.clone(), spec.clone());
+                let running = self.runtime.spawn(async move {
+                    Box::pin(run_trial(&owned, &target, &context.settings)).await
+                });
+                match self.runtime.block_on(running) {
+                    Ok(outcome) => outcome,
+                    Err(e) => TrialOutcome::not_run(
+                        &spec.id,
+                        Verdict::Failed(format!(
+                            "the trial ended abnormally (a bug in emconform: please report it): {e}"
+                        )),
+                    ),
+                }
+            }
         };
         let result = match &outcome.verdict {
             Verdict::Passed => Ok(Completion::Completed),
