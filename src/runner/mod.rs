@@ -148,12 +148,15 @@ pub async fn run_all(
     );
     let queue: Arc<[TrialSpec]> = specs.into();
     let next = Arc::new(AtomicUsize::new(0));
+    // Each outcome is put in its place as its trial ends, so a runner that died would lose no
+    // other trial's.
+    let slots: Arc<Mutex<Vec<Option<TrialOutcome>>>> =
+        Arc::new(Mutex::new(vec![None; specs.len()]));
     let mut runners = tokio::task::JoinSet::new();
     for _ in 0..concurrency.clamp(1, specs.len().max(1)) {
-        let (queue, next) = (queue.clone(), next.clone());
+        let (queue, next, slots) = (queue.clone(), next.clone(), slots.clone());
         let (target, settings) = (target.clone(), settings.clone());
         runners.spawn(async move {
-            let mut finished = Vec::new();
             loop {
                 let index = next.fetch_add(1, Ordering::Relaxed);
                 let Some(spec) = queue.get(index) else {
@@ -166,32 +169,26 @@ pub async fn run_all(
                     None => {
                         match CatchUnwind(Box::pin(run_trial(spec, &target, &settings))).await {
                             Ok(outcome) => outcome,
-                            Err(_) => TrialOutcome::not_run(
+                            Err(panic) => TrialOutcome::not_run(
                                 &spec.id,
-                                Verdict::Failed(
-                                    "the trial panicked (a bug in emconform: please report it)"
-                                        .into(),
-                                ),
+                                Verdict::Failed(format!(
+                                    "the trial panicked (a bug in emconform: please report it): {}",
+                                    panic_text(panic.as_ref())
+                                )),
                             ),
                         }
                     }
                 };
-                finished.push((index, outcome));
+                slots.lock().unwrap_or_else(|e| e.into_inner())[index] = Some(outcome);
             }
-            finished
         });
     }
-    let mut outcomes: Vec<Option<TrialOutcome>> = vec![None; specs.len()];
     while let Some(joined) = runners.join_next().await {
-        match joined {
-            Ok(finished) => {
-                for (index, outcome) in finished {
-                    outcomes[index] = Some(outcome);
-                }
-            }
-            Err(e) => eprintln!("emconform: a trial runner ended abnormally: {e}"),
+        if let Err(e) = joined {
+            eprintln!("emconform: a trial runner ended abnormally: {e}");
         }
     }
+    let outcomes = std::mem::take(&mut *slots.lock().unwrap_or_else(|e| e.into_inner()));
     // Long done by now; waited for so that no read outlives the run.
     let _ = prefetched.await;
     outcomes
@@ -206,6 +203,13 @@ pub async fn run_all(
             })
         })
         .collect()
+}
+
+/// What a panic said, when it said it in text.
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> &str {
+    (payload.downcast_ref::<String>().map(String::as_str))
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("(no message)")
 }
 
 /// A future's output, or the panic that polling it raised (the future is not polled again).

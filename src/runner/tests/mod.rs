@@ -273,5 +273,8 @@ async fn a_panicking_future_is_caught_and_a_finished_one_passes_through() {
         7
     }))
     .await;
-    assert!(panicking.is_err());
+    let Err(panic) = panicking else {
+        panic!("the panic was not caught");
+    };
+    assert_eq!(super::panic_text(panic.as_ref()), "a bug");
 }
