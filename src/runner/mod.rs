@@ -89,23 +89,17 @@ impl RunContext {
         let Some(target) = self.target.get() else {
             return Err("the target was not set up".into());
         };
-        let outcome = match skip_reason(spec, target.kind, self.policy) {
-            Some(reason) => TrialOutcome::not_run(&spec.id, Verdict::Ignored(reason)),
-            None => {
-                let (context, target, owned) = (self.clone(), target.clone(), spec.clone());
-                let running = self.runtime.spawn(async move {
-                    Box::pin(run_trial(&owned, &target, &context.settings)).await
-                });
-                match self.runtime.block_on(running) {
-                    Ok(outcome) => outcome,
-                    Err(e) => TrialOutcome::not_run(
-                        &spec.id,
-                        Verdict::Failed(format!(
-                            "the trial ended abnormally (a bug in emconform: please report it): {e}"
-                        )),
-                    ),
-                }
-            }
+        let (context, target, owned) = (self.clone(), target.clone(), spec.clone());
+        let running = self.runtime.spawn(async move {
+            run_guarded(&owned, &target, &context.settings, context.policy).await
+        });
+        let outcome = match self.runtime.block_on(running) {
+            Ok(outcome) => outcome,
+            // Only a runtime shutting down cancels it: a panic is already a verdict.
+            Err(e) => TrialOutcome::not_run(
+                &spec.id,
+                Verdict::Failed(format!("the trial was cancelled: {e}")),
+            ),
         };
         let result = match &outcome.verdict {
             Verdict::Passed => Ok(Completion::Completed),
@@ -162,23 +156,7 @@ pub async fn run_all(
                 let Some(spec) = queue.get(index) else {
                     break;
                 };
-                let outcome = match skip_reason(spec, target.kind, policy) {
-                    Some(reason) => TrialOutcome::not_run(&spec.id, Verdict::Ignored(reason)),
-                    // Boxed: a trial's future is kilobytes, and a box is made once and never
-                    // moved. A trial that panics fails alone; its runner goes on.
-                    None => {
-                        match CatchUnwind(Box::pin(run_trial(spec, &target, &settings))).await {
-                            Ok(outcome) => outcome,
-                            Err(panic) => TrialOutcome::not_run(
-                                &spec.id,
-                                Verdict::Failed(format!(
-                                    "the trial panicked (a bug in emconform: please report it): {}",
-                                    panic_text(panic.as_ref())
-                                )),
-                            ),
-                        }
-                    }
-                };
+                let outcome = run_guarded(spec, &target, &settings, policy).await;
                 slots.lock().unwrap_or_else(|e| e.into_inner())[index] = Some(outcome);
             }
         });
@@ -203,6 +181,30 @@ pub async fn run_all(
             })
         })
         .collect()
+}
+
+/// Runs one trial to its verdict unless `policy` skips it on this target. A trial that panics
+/// fails alone, saying what the panic said; whoever runs it goes on. Boxed: a trial's future is
+/// kilobytes, and a box is made once and never moved.
+async fn run_guarded(
+    spec: &TrialSpec,
+    target: &Target,
+    settings: &RunSettings,
+    policy: Policy,
+) -> TrialOutcome {
+    if let Some(reason) = skip_reason(spec, target.kind, policy) {
+        return TrialOutcome::not_run(&spec.id, Verdict::Ignored(reason));
+    }
+    match CatchUnwind(Box::pin(run_trial(spec, target, settings))).await {
+        Ok(outcome) => outcome,
+        Err(panic) => TrialOutcome::not_run(
+            &spec.id,
+            Verdict::Failed(format!(
+                "the trial panicked (a bug in emconform: please report it): {}",
+                panic_text(panic.as_ref())
+            )),
+        ),
+    }
 }
 
 /// What a panic said, when it said it in text.
